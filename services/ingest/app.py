@@ -1,0 +1,79 @@
+"""Ingest function routes: sign-in and commands (create event, log payment). Routing only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.ingest import logic
+from shared.config import IngestConfig
+from shared.http import create_app, current_admin, handle, json_response, logger
+from shared.models import (
+    CreateEventRequest,
+    EventView,
+    LoginRequest,
+    LogPaymentByBodyRequest,
+    LogPaymentRequest,
+)
+from shared.repository import LedgerTable
+from shared.timeutil import utc_now
+
+PUBLIC_ROUTES = frozenset({"POST /api/auth/login"})
+
+
+def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolver:
+    app = create_app(allowed_origin=config.allowed_origin)
+
+    @app.post("/api/auth/login")
+    def login(body: Annotated[LoginRequest, Body()]) -> Any:
+        result = logic.sign_in(table, config, body, utc_now())
+        return json_response(200, result.model_dump())
+
+    @app.post("/api/events")
+    def create_event(body: Annotated[CreateEventRequest, Body()]) -> Any:
+        event = logic.create_event(table, body, current_admin(app), utc_now())
+        logger.info("event created", extra={"event_id": event.event_id})
+        return json_response(201, EventView.of(event).model_dump(mode="json"))
+
+    def _log(event_id: str, body: LogPaymentRequest) -> Any:
+        outcome = logic.log_payment(table, config, event_id, body, current_admin(app), utc_now())
+        logger.info(
+            "payment logged" if outcome.created else "payment replayed",
+            extra={"event_id": event_id, "payment_id": outcome.response.payment_id},
+        )
+        return json_response(201 if outcome.created else 200, outcome.response.model_dump())
+
+    @app.post("/api/g/<event_id>/payment")
+    def log_payment(event_id: str, body: Annotated[LogPaymentRequest, Body()]) -> Any:
+        return _log(event_id, body)
+
+    @app.post("/api/payment/log")
+    def log_payment_by_body(body: Annotated[LogPaymentByBodyRequest, Body()]) -> Any:
+        return _log(body.event_id, body)
+
+    return app
+
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def make_handler(config: IngestConfig, table: LedgerTable) -> Handler:
+    """The Lambda entry point for a given configuration (tests build one per case)."""
+    app = build_app(config, table)
+    signing_key = config.token_signing_key.get_secret_value()
+
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return handle(
+            app,
+            event,
+            context,
+            signing_key=signing_key,
+            public_routes=PUBLIC_ROUTES,
+        )
+
+    return lambda_handler

@@ -1,0 +1,8 @@
+"""IngestFunction entry point: configuration is read once, at cold start, and fails fast."""
+
+from services.ingest.app import make_handler
+from shared.config import IngestConfig, load_config
+from shared.repository import LedgerTable
+
+_config = load_config(IngestConfig)
+lambda_handler = make_handler(_config, LedgerTable.connect(_config.table_name))

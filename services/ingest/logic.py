@@ -1,0 +1,155 @@
+"""Ingest commands as plain functions over models; the handler only parses and calls these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.auth import Admin, burn_password_check, email_digest, issue_token, verify_password
+from shared.config import IngestConfig
+from shared.errors import (
+    EventNotFound,
+    IdempotencyConflict,
+    TooManyAttempts,
+    Unauthorized,
+    ValidationFailed,
+)
+from shared.ids import is_event_id, make_event_id, new_payment_id
+from shared.models import (
+    CreateEventRequest,
+    Event,
+    LoginRequest,
+    LoginResponse,
+    LogPaymentRequest,
+    LogPaymentResponse,
+    Payment,
+)
+from shared.money import format_cents
+from shared.repository import LedgerTable, epoch_seconds
+from shared.timeutil import iso_z
+
+# A payment may be recorded a little ahead of the server clock (phones drift), not days ahead.
+_MAX_CLOCK_SKEW = timedelta(minutes=5)
+_BAD_CREDENTIALS = "Wrong e-mail or password"
+
+
+def sign_in(
+    table: LedgerTable, config: IngestConfig, request: LoginRequest, now: datetime
+) -> LoginResponse:
+    digest = email_digest(request.email)
+    now_epoch = epoch_seconds(now)
+    counter = table.login_counter(digest)
+    live = counter is not None and counter.window_ends_at > now_epoch
+    if live and counter is not None and counter.failures >= config.login_max_failures:
+        raise TooManyAttempts(
+            "Too many failed sign-ins; wait a few minutes and try again",
+            {"email": "too many failed sign-ins"},
+        )
+    password_hash = config.admin_password_hash.get_secret_value()
+    if request.email.strip().lower() == config.admin_email.lower():
+        valid = verify_password(request.password, password_hash)
+    else:
+        burn_password_check(request.password, password_hash)  # same cost: no e-mail oracle
+        valid = False
+    if not valid:
+        table.record_login_failure(
+            digest, now_epoch=now_epoch, window_seconds=config.login_window_seconds
+        )
+        raise Unauthorized(_BAD_CREDENTIALS)
+    if live and counter is not None and counter.failures:
+        table.clear_login_failures(digest)
+    issued = issue_token(
+        config.admin_email.lower(),
+        key=config.token_signing_key.get_secret_value(),
+        ttl_seconds=config.token_ttl_seconds,
+        now=now,
+    )
+    return LoginResponse(token=issued.token, expires_at=iso_z(issued.expires_at))
+
+
+def create_event(
+    table: LedgerTable, request: CreateEventRequest, admin: Admin, now: datetime
+) -> Event:
+    event = Event(
+        event_id=make_event_id(request.date, request.event_name),
+        event_name=request.event_name,
+        date=request.date,
+        location=request.location or None,
+        currency=request.currency,
+        expected_total_cents=request.expected_total,
+        created_at=now,
+        created_by=admin.email,
+    )
+    table.put_event(event)
+    return event
+
+
+def require_event_id(event_id: str) -> str:
+    if not is_event_id(event_id):
+        raise ValidationFailed.field("event_id", "must look like 2026-05-23-corporate-mixer")
+    return event_id
+
+
+def fingerprint(request: LogPaymentRequest, event_id: str) -> str:
+    canonical = json.dumps(
+        request.fingerprint_fields(event_id), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Logged:
+    response: LogPaymentResponse
+    created: bool  # False: an idempotent replay of an earlier request
+
+
+def log_payment(
+    table: LedgerTable,
+    config: IngestConfig,
+    event_id: str,
+    request: LogPaymentRequest,
+    admin: Admin,
+    now: datetime,
+) -> Logged:
+    """Record one payment. The client's payment_id makes retries safe: the same id and body
+    return the original result, the same id with another body is a conflict."""
+    require_event_id(event_id)
+    if request.amount > config.max_payment_cents:
+        raise ValidationFailed.field(
+            "amount", f"must be at most {format_cents(config.max_payment_cents)}"
+        )
+    if request.received_at is not None and request.received_at > now + _MAX_CLOCK_SKEW:
+        raise ValidationFailed.field("received_at", "must not be in the future")
+    event = table.get_event(event_id)
+    if event is None:
+        raise EventNotFound(event_id)
+    request_fingerprint = fingerprint(request, event_id)
+    payment = Payment(
+        payment_id=request.payment_id or new_payment_id(),
+        event_id=event_id,
+        patron_name=request.patron_name,
+        amount_cents=request.amount,
+        currency=event.currency,
+        payment_method=request.payment_method,
+        notes=request.notes or None,
+        reference=request.reference or None,
+        received_at=request.received_at or now,
+        logged_by=admin.email,
+        timestamp=now,
+        patron_email=request.patron_email,
+        request_fingerprint=request_fingerprint,
+    )
+    existing = table.put_payment(payment)
+    if existing is None:
+        return Logged(LogPaymentResponse(payment_id=payment.payment_id, timestamp=iso_z(now)), True)
+    if existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict(
+            "This payment_id was already used for a different payment",
+            {"payment_id": "already used for a different payment"},
+        )
+    return Logged(
+        LogPaymentResponse(payment_id=existing.payment_id, timestamp=iso_z(existing.timestamp)),
+        False,
+    )

@@ -1,0 +1,8 @@
+"""QueryFunction entry point: configuration is read once, at cold start, and fails fast."""
+
+from services.query.app import make_handler
+from shared.config import QueryConfig, load_config
+from shared.repository import LedgerTable
+
+_config = load_config(QueryConfig)
+lambda_handler = make_handler(_config, LedgerTable.connect(_config.table_name))

@@ -1,0 +1,63 @@
+"""Configuration: each function's environment parsed once, at cold start, into a model.
+
+A missing or malformed variable fails fast with a message naming the variable; nothing that
+matters in production has a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+# Enough for 256 bits once the key is base64url text (43 characters).
+_MIN_SIGNING_KEY_CHARS = 43
+
+
+class ConfigError(RuntimeError):
+    """Raised at cold start; the message names every bad variable (never its value)."""
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3, max_length=255)]
+    allowed_origin: Annotated[str, Field(alias="ALLOWED_ORIGIN", min_length=1)]
+    token_signing_key: Annotated[
+        SecretStr, Field(alias="TOKEN_SIGNING_KEY", min_length=_MIN_SIGNING_KEY_CHARS)
+    ]
+
+
+class IngestConfig(_Config):
+    admin_email: Annotated[str, Field(alias="ADMIN_EMAIL", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    admin_password_hash: Annotated[SecretStr, Field(alias="ADMIN_PASSWORD_HASH", min_length=20)]
+    token_ttl_seconds: Annotated[int, Field(alias="TOKEN_TTL_SECONDS", ge=60, le=86_400)] = 28_800
+    max_payment_cents: Annotated[int, Field(alias="MAX_PAYMENT_CENTS", ge=1)] = 10_000_000
+    # Failed sign-ins allowed per e-mail address within the window before 429.
+    login_max_failures: Annotated[int, Field(alias="LOGIN_MAX_FAILURES", ge=1)] = 5
+    login_window_seconds: Annotated[int, Field(alias="LOGIN_WINDOW_SECONDS", ge=1)] = 900
+
+
+class QueryConfig(_Config):
+    default_page_size: Annotated[
+        int, Field(validation_alias=AliasChoices("PAGE_SIZE"), ge=1, le=500)
+    ] = 50
+
+
+ConfigT = TypeVar("ConfigT", bound=_Config)
+
+
+def load_config(model: type[ConfigT], environ: Mapping[str, str] | None = None) -> ConfigT:
+    env = os.environ if environ is None else environ
+    try:
+        return model.model_validate(dict(env))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            variable = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigError(
+            f"{model.__name__}: invalid environment: " + "; ".join(sorted(problems))
+        ) from None

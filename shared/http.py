@@ -1,0 +1,265 @@
+"""HTTP plumbing shared by the API functions: JSON decoding, the request guard and the one place
+where errors become HTTP responses.
+
+Every error leaves as ``{"status":"error","error":{"code","message","fields"}}``; nothing raised
+in a handler reaches the client as a stack trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.auth import Admin, bearer_token, verify_token
+from shared.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+
+MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+
+logger = Logger()
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            # {"amount": 1, "amount": 1000} has no single meaning: refuse it.
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON with exact numbers: 150.10 becomes Decimal("150.10"), never a float; NaN and
+    Infinity become Decimal values the money parser refuses by name."""
+    return json.loads(
+        text,
+        parse_float=Decimal,
+        parse_constant=Decimal,
+        object_pairs_hook=_no_duplicates,
+    )
+
+
+def error_payload(error: DomainError) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "error": {"code": error.code, "message": error.message, "fields": error.fields},
+    }
+
+
+def json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _field_name(loc: Iterable[Any]) -> str:
+    parts = [str(part) for part in loc]
+    # ("body", "amount") -> "amount"; ("query", "limit") -> "limit"; ("body",) -> "body"
+    if (
+        len(parts) >= 2
+        and parts[0] in ("body", "query", "path", "header")
+        and not parts[1].isdigit()
+    ):
+        return parts[1]
+    return "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        return "must be valid JSON"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("model_attributes_type", "dict_type"):
+        return "must be a JSON object"
+    msg = str(error.get("msg", "is invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def validation_failure(errors: Iterable[dict[str, Any]]) -> ValidationFailed:
+    fields: dict[str, str] = {}
+    for error in errors:
+        name = _field_name(error.get("loc", ("body",)))
+        fields.setdefault(name, _message(error))
+    summary = "; ".join(f"{name}: {msg}" for name, msg in fields.items()) or "invalid request"
+    return ValidationFailed(f"Invalid request: {summary}", fields)
+
+
+def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    """Map every failure to the JSON error contract, in this one place."""
+
+    @app.exception_handler(DomainError)
+    def _domain(error: DomainError) -> Response[str]:
+        if error.status >= 500:
+            logger.error("request failed", extra={"code": error.code})
+        return json_response(error.status, error_payload(error))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[str]:
+        failure = validation_failure(error.errors())
+        return json_response(failure.status, error_payload(failure))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        return json_response(404, error_payload(NotFound("No such API route")))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # The trace goes to the log, never to the client.
+        logger.exception("unhandled error")
+        failure = _ServiceError("Something went wrong on our side; nothing was saved")
+        return json_response(500, error_payload(failure))
+
+
+class _ServiceError(DomainError):
+    status = 500
+    code = "internal_error"
+
+
+def create_app(*, allowed_origin: str) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(
+        enable_validation=True,
+        cors=CORSConfig(
+            allow_origin=allowed_origin,
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        ),
+        json_body_deserializer=json_loads,
+    )
+    register_error_handlers(app)
+    return app
+
+
+# --- the guard: runs before routing, so auth and size checks come before body validation ----
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _body_bytes(event: dict[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationFailed.field("body", "is not valid base64") from None
+    return str(body).encode("utf-8")
+
+
+def check_request(event: dict[str, Any], *, has_body: bool) -> None:
+    raw = _body_bytes(event)
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB",
+            {"body": f"must be at most {MAX_BODY_BYTES // 1024} KiB"},
+        )
+    if not has_body:
+        return
+    content_type = (_header(event, "content-type") or JSON).split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise ValidationFailed.field("body", "must be sent as application/json")
+    if not raw.strip():
+        raise ValidationFailed.field("body", "must be a JSON object")
+    try:
+        json_loads(raw)
+    except _DuplicateKey as dup:
+        raise ValidationFailed.field(str(dup), "appears more than once in the body") from None
+    except (ValueError, RecursionError):
+        raise ValidationFailed.field("body", "must be valid JSON") from None
+
+
+def authenticate(event: dict[str, Any], *, signing_key: str, required: bool) -> Admin | None:
+    authorization = _header(event, "authorization")
+    if authorization is None and not required:
+        return None
+    return verify_token(bearer_token(authorization), key=signing_key)
+
+
+AdminGuard = Callable[[dict[str, Any]], Admin | None]
+
+
+def handle(
+    app: APIGatewayHttpResolver,
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    signing_key: str,
+    public_routes: frozenset[str],
+    optional_auth_routes: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Check size, body and token, then route. Auth is checked before the body is validated so
+    an anonymous caller learns nothing about the API's inputs."""
+    route_key = str(event.get("routeKey", ""))
+    method = route_key.split(" ", 1)[0]
+    try:
+        if route_key not in public_routes:
+            admin = authenticate(
+                event, signing_key=signing_key, required=route_key not in optional_auth_routes
+            )
+            if admin is not None:
+                app.append_context(admin=admin)
+        check_request(event, has_body=method in ("POST", "PUT", "PATCH"))
+    except DomainError as error:
+        app.clear_context()
+        return _early_response(app, event, error)
+    return app.resolve(event, context)
+
+
+def _early_response(
+    app: APIGatewayHttpResolver, event: dict[str, Any], error: DomainError
+) -> dict[str, Any]:
+    headers: dict[str, str] = {"Content-Type": JSON, "Cache-Control": "no-store"}
+    origin = _header(event, "origin")
+    cors: CORSConfig | None = app._cors  # the policy the resolver applies to routed responses
+    if origin and cors is not None:
+        headers.update(cors.to_dict(origin))  # empty for an origin that is not allowed
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="scc-payments"'
+    return {
+        "statusCode": error.status,
+        "headers": headers,
+        "body": json.dumps(error_payload(error), separators=(",", ":")),
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
+
+
+def current_admin(app: APIGatewayHttpResolver) -> Admin:
+    admin = app.context.get("admin")
+    if not isinstance(admin, Admin):
+        raise Unauthorized("Sign in required")
+    return admin
+
+
+def optional_admin(app: APIGatewayHttpResolver) -> Admin | None:
+    admin = app.context.get("admin")
+    return admin if isinstance(admin, Admin) else None

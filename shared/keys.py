@@ -1,0 +1,34 @@
+"""Single-table key layout (see DESIGN.md, "Data model"). Every key string is built here."""
+
+from __future__ import annotations
+
+EVENT_PREFIX = "EVENT#"
+META_SK = "META"
+PAYMENT_PREFIX = "PAYMENT#"
+VOID_PREFIX = "VOID#"
+SUMMARY_SK = "SUMMARY"
+LOGIN_PREFIX = "LOGIN#"
+LOGIN_SK = "THROTTLE"
+EVENTS_GSI = "EventsByDate"
+EVENTS_GSI_PK = "EVENTS"
+
+
+def event_pk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def payment_sk(payment_id: str) -> str:
+    return f"{PAYMENT_PREFIX}{payment_id}"
+
+
+def void_sk(payment_id: str) -> str:
+    return f"{VOID_PREFIX}{payment_id}"
+
+
+def events_gsi_sk(event_date: str, event_id: str) -> str:
+    # Date first so the index lists events chronologically; the id breaks ties.
+    return f"{event_date}#{event_id}"
+
+
+def login_pk(email_digest: str) -> str:
+    return f"{LOGIN_PREFIX}{email_digest}"

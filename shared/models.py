@@ -1,0 +1,378 @@
+"""Pydantic models: API request bodies, stored records and response views.
+
+Request models are strict about shape (unknown fields are refused) and clean user text; every
+amount becomes integer cents on the way in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date as Date
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
+
+from shared.ids import is_event_id, is_uuid7
+from shared.money import MoneyError, format_cents, parse_amount_cents
+from shared.text import clean_text
+from shared.timeutil import iso_z, to_utc
+
+PAYMENT_METHODS = ("cash", "card", "check", "venmo")
+PaymentMethod = Literal["cash", "card", "check", "venmo"]
+
+# Currencies with two minor-unit digits: the only ones integer cents describe correctly.
+SUPPORTED_CURRENCIES = ("USD", "CAD", "EUR", "GBP", "AUD", "NZD", "MXN", "CHF")
+
+PATRON_NAME_MAX = 120
+NOTES_MAX = 1000
+REFERENCE_MAX = 100
+EVENT_NAME_MAX = 120
+LOCATION_MAX = 200
+EMAIL_MAX = 254
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _amount(value: object) -> int:
+    try:
+        return parse_amount_cents(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# An amount on the wire (JSON number or decimal string) held as integer cents once validated.
+AmountCents = Annotated[
+    int,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+                {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,2})?$"},
+            ],
+            "description": "Money: a JSON number or decimal string, > 0, at most 2 decimals.",
+            "examples": ["150.00"],
+        }
+    ),
+]
+
+
+def _text(max_length: int, *, multiline: bool = False, required: bool = True) -> Any:
+    def check(value: str) -> str:
+        cleaned = clean_text(value, max_length=max_length, multiline=multiline)
+        if required and not cleaned:
+            raise ValueError("must not be empty")
+        return cleaned
+
+    return AfterValidator(check)
+
+
+PatronName = Annotated[str, Field(max_length=4 * PATRON_NAME_MAX), _text(PATRON_NAME_MAX)]
+Notes = Annotated[
+    str, Field(max_length=4 * NOTES_MAX), _text(NOTES_MAX, multiline=True, required=False)
+]
+Reference = Annotated[
+    str, Field(max_length=4 * REFERENCE_MAX), _text(REFERENCE_MAX, required=False)
+]
+EventName = Annotated[str, Field(max_length=4 * EVENT_NAME_MAX), _text(EVENT_NAME_MAX)]
+Location = Annotated[str, Field(max_length=4 * LOCATION_MAX), _text(LOCATION_MAX, required=False)]
+
+
+def _email(value: str) -> str:
+    cleaned = clean_text(value, max_length=EMAIL_MAX)
+    if _EMAIL.match(cleaned) is None:
+        raise ValueError("must be an e-mail address")
+    return cleaned.lower()
+
+
+Email = Annotated[str, Field(max_length=4 * EMAIL_MAX), AfterValidator(_email)]
+
+
+def _payment_id(value: str) -> str:
+    if not is_uuid7(value):
+        raise ValueError("must be a lower-case UUIDv7, e.g. 0190b3a0-8f1e-7c3a-9b2d-4e5f6a7b8c9d")
+    return value
+
+
+PaymentId = Annotated[str, Field(max_length=36), AfterValidator(_payment_id)]
+
+
+def _event_id(value: str) -> str:
+    if not is_event_id(value):
+        raise ValueError("must look like 2026-05-23-corporate-mixer")
+    return value
+
+
+EventId = Annotated[str, Field(max_length=200), AfterValidator(_event_id)]
+
+
+def _method(value: object) -> object:
+    # Accept "Venmo"/"CASH" from hand-typed clients; the stored value is always lower case.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, str) and _ISO_DATE.match(value) is None:
+        raise ValueError("must be a date as YYYY-MM-DD")
+    if not isinstance(value, str | Date):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+class _Request(BaseModel):
+    # Unknown fields are an error, not silently dropped: a typo must not lose data.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LoginRequest(_Request):
+    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class LoginResponse(BaseModel):
+    token: str
+    expires_at: str
+
+
+class CreateEventRequest(_Request):
+    event_name: EventName
+    date: Annotated[Date, BeforeValidator(_iso_date)]
+    location: Location | None = None
+    currency: str = "USD"
+    expected_total: AmountCents | None = None
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: object) -> object:
+        if not isinstance(value, str) or value.strip().upper() not in SUPPORTED_CURRENCIES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_CURRENCIES)}")
+        return value.strip().upper()
+
+
+class LogPaymentRequest(_Request):
+    patron_name: PatronName
+    amount: AmountCents
+    payment_method: Annotated[PaymentMethod, BeforeValidator(_method)]
+    notes: Notes | None = None
+    reference: Reference | None = None
+    received_at: datetime | None = None
+    patron_email: Email | None = None
+    payment_id: PaymentId | None = None
+
+    @field_validator("received_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else to_utc(value)
+
+    def fingerprint_fields(self, event_id: str) -> dict[str, Any]:
+        """What makes two submissions "the same payment" for idempotent replay."""
+        return {
+            "event_id": event_id,
+            "patron_name": self.patron_name,
+            "amount_cents": self.amount,
+            "payment_method": self.payment_method,
+            "notes": self.notes or None,
+            "reference": self.reference or None,
+            "received_at": None if self.received_at is None else iso_z(self.received_at),
+            "patron_email": self.patron_email,
+        }
+
+
+class LogPaymentByBodyRequest(LogPaymentRequest):
+    """The seed's `POST /api/payment/log`: same command, event id in the body."""
+
+    event_id: EventId
+
+
+class LogPaymentResponse(BaseModel):
+    status: Literal["success"] = "success"
+    payment_id: str
+    timestamp: str
+
+
+# --- stored records -------------------------------------------------------------------------
+
+
+class Event(BaseModel):
+    event_id: str
+    event_name: str
+    date: Date
+    location: str | None = None
+    currency: str
+    expected_total_cents: int | None = None
+    created_at: datetime
+    created_by: str
+
+
+class Payment(BaseModel):
+    payment_id: str
+    event_id: str
+    patron_name: str
+    amount_cents: int
+    currency: str
+    payment_method: PaymentMethod
+    notes: str | None = None
+    reference: str | None = None
+    received_at: datetime
+    logged_by: str
+    timestamp: datetime
+    patron_email: str | None = None
+    request_fingerprint: str
+
+
+class Void(BaseModel):
+    payment_id: str
+    event_id: str
+    reason: str
+    voided_by: str
+    timestamp: datetime
+
+
+class Summary(BaseModel):
+    """Per-event totals projected from the ledger (all money in cents)."""
+
+    payment_count: int = 0
+    void_count: int = 0
+    gross_cents: int = 0
+    voided_cents: int = 0
+    by_method_cents: dict[str, int] = Field(default_factory=dict)
+    last_payment_at: datetime | None = None
+
+    @property
+    def net_cents(self) -> int:
+        return self.gross_cents - self.voided_cents
+
+
+# --- response views -------------------------------------------------------------------------
+
+
+class VoidView(BaseModel):
+    reason: str
+    voided_by: str
+    timestamp: str
+
+
+class PaymentView(BaseModel):
+    payment_id: str
+    event_id: str
+    patron_name: str
+    amount: str
+    amount_cents: int
+    currency: str
+    payment_method: str
+    notes: str | None
+    reference: str | None
+    received_at: str
+    logged_by: str
+    timestamp: str
+    patron_email: str | None = None
+    void: VoidView | None = None
+
+    @classmethod
+    def of(cls, payment: Payment, void: Void | None = None) -> PaymentView:
+        return cls(
+            payment_id=payment.payment_id,
+            event_id=payment.event_id,
+            patron_name=payment.patron_name,
+            amount=format_cents(payment.amount_cents),
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            payment_method=payment.payment_method,
+            notes=payment.notes,
+            reference=payment.reference,
+            received_at=iso_z(payment.received_at),
+            logged_by=payment.logged_by,
+            timestamp=iso_z(payment.timestamp),
+            patron_email=payment.patron_email,
+            void=None
+            if void is None
+            else VoidView(
+                reason=void.reason, voided_by=void.voided_by, timestamp=iso_z(void.timestamp)
+            ),
+        )
+
+
+class SummaryView(BaseModel):
+    payment_count: int
+    void_count: int
+    gross_cents: int
+    voided_cents: int
+    net_cents: int
+    by_method_cents: dict[str, int]
+    outstanding_cents: int | None
+    last_payment_at: str | None
+
+    @classmethod
+    def of(cls, summary: Summary, expected_total_cents: int | None) -> SummaryView:
+        net = summary.net_cents
+        return cls(
+            payment_count=summary.payment_count,
+            void_count=summary.void_count,
+            gross_cents=summary.gross_cents,
+            voided_cents=summary.voided_cents,
+            net_cents=net,
+            by_method_cents={m: summary.by_method_cents.get(m, 0) for m in PAYMENT_METHODS},
+            outstanding_cents=None if expected_total_cents is None else expected_total_cents - net,
+            last_payment_at=None
+            if summary.last_payment_at is None
+            else iso_z(summary.last_payment_at),
+        )
+
+
+class EventView(BaseModel):
+    event_id: str
+    event_name: str
+    date: str
+    location: str | None
+    currency: str
+    expected_total_cents: int | None
+    expected_total: str | None
+    summary: SummaryView | None = None
+
+    @classmethod
+    def of(cls, event: Event, summary: Summary | None = None) -> EventView:
+        expected = event.expected_total_cents
+        return cls(
+            event_id=event.event_id,
+            event_name=event.event_name,
+            date=event.date.isoformat(),
+            location=event.location,
+            currency=event.currency,
+            expected_total_cents=expected,
+            expected_total=None if expected is None else format_cents(expected),
+            summary=None if summary is None else SummaryView.of(summary, expected),
+        )
+
+
+class EventList(BaseModel):
+    events: list[EventView]
+
+
+class PaymentPage(BaseModel):
+    event: EventView
+    payments: list[PaymentView]
+    summary: SummaryView
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+def decimal_to_int(value: Any) -> int:
+    """DynamoDB numbers come back as Decimal; ledger numbers are always whole cents."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"expected whole minor units, got {value!r}")

@@ -1,0 +1,391 @@
+"""DynamoDB adapter for the single table. The only module that talks to DynamoDB.
+
+Ledger items (events, payments, voids) are written with a conditional PutItem that can never
+overwrite; nothing here updates or deletes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from shared import keys
+from shared.errors import EventAlreadyExists, ValidationFailed
+from shared.models import Event, Payment, Summary, Void, decimal_to_int
+from shared.timeutil import iso_z, parse_iso_z
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_NOT_EXISTS = "attribute_not_exists(pk)"
+
+
+def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Page:
+    payments: list[Payment]
+    voids: dict[str, Void]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class LoginCounter:
+    failures: int
+    window_ends_at: int  # epoch seconds; also the item's TTL
+
+
+class LedgerTable:
+    """Typed access to the table; construct once per cold start and pass it to the logic."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    @classmethod
+    def connect(cls, table_name: str) -> LedgerTable:
+        return cls(boto3.client("dynamodb"), table_name)
+
+    @property
+    def table_name(self) -> str:
+        return self._table
+
+    # --- events ---------------------------------------------------------------------------
+
+    def put_event(self, event: Event) -> None:
+        item = {
+            "pk": keys.event_pk(event.event_id),
+            "sk": keys.META_SK,
+            "type": "EVENT",
+            "gsi1pk": keys.EVENTS_GSI_PK,
+            "gsi1sk": keys.events_gsi_sk(event.date.isoformat(), event.event_id),
+            "event_id": event.event_id,
+            "event_name": event.event_name,
+            "date": event.date.isoformat(),
+            "location": event.location,
+            "currency": event.currency,
+            "expected_total_cents": event.expected_total_cents,
+            "created_at": iso_z(event.created_at),
+            "created_by": event.created_by,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=_to_ddb(item), ConditionExpression=_NOT_EXISTS
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise EventAlreadyExists(
+                    f"An event named like this already exists on {event.date.isoformat()}",
+                    {"event_name": "an event with this name already exists on that date"},
+                ) from None
+            raise
+
+    def get_event(self, event_id: str) -> Event | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.META_SK}),
+        )
+        item = response.get("Item")
+        return None if item is None else _event(_from_ddb(item))
+
+    def list_events(self) -> list[Event]:
+        events: list[Event] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.EVENTS_GSI,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": keys.EVENTS_GSI_PK}},
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            events.extend(_event(_from_ddb(item)) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return events
+            kwargs["ExclusiveStartKey"] = last
+
+    # --- payments -------------------------------------------------------------------------
+
+    def put_payment(self, payment: Payment) -> Payment | None:
+        """Write a new payment; if its id already exists return the stored one instead.
+
+        One conditional write either way: a replay costs one failed write and no read, because
+        DynamoDB returns the existing item with the condition failure.
+        """
+        item = _payment_item(payment)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_ddb(item),
+                ConditionExpression=_NOT_EXISTS,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            old: Any = error.response.get("Item")
+            if not isinstance(old, dict):  # older endpoints do not return the item: read it
+                stored = self.get_payment(payment.event_id, payment.payment_id)
+                if stored is None:
+                    raise
+                return stored
+            return _payment(_from_ddb(old))
+        return None
+
+    def get_payment(self, event_id: str, payment_id: str) -> Payment | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.payment_sk(payment_id)}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return None if item is None else _payment(_from_ddb(item))
+
+    def payment_page(self, event_id: str, *, limit: int, cursor: str | None) -> Page:
+        """One chronological page of an event's payments (sk order is time order: UUIDv7)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.event_pk(event_id)},
+                ":prefix": {"S": keys.PAYMENT_PREFIX},
+            },
+            "Limit": limit,
+        }
+        if cursor is not None:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, event_id)
+        response = self._client.query(**kwargs)
+        payments = [_payment(_from_ddb(item)) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        next_cursor = encode_cursor(_from_ddb(last)) if last and payments else None
+        return Page(
+            payments=payments, voids=self.voids_for(event_id, payments), next_cursor=next_cursor
+        )
+
+    def voids_for(self, event_id: str, payments: Iterable[Payment]) -> dict[str, Void]:
+        wanted = [p.payment_id for p in payments]
+        if not wanted:
+            return {}
+        found: dict[str, Void] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem takes at most 100 keys
+            keys_chunk = [
+                _to_ddb({"pk": keys.event_pk(event_id), "sk": keys.void_sk(pid)})
+                for pid in wanted[start : start + 100]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys_chunk}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    void = _void(_from_ddb(item))
+                    found[void.payment_id] = void
+                request = dict(response.get("UnprocessedKeys") or {})
+        return found
+
+    # --- projections ----------------------------------------------------------------------
+
+    def get_summary(self, event_id: str) -> Summary:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.SUMMARY_SK}),
+        )
+        item = response.get("Item")
+        return Summary() if item is None else _summary(_from_ddb(item))
+
+    def summaries(self, event_ids: Iterable[str]) -> dict[str, Summary]:
+        ids = list(dict.fromkeys(event_ids))
+        result = {event_id: Summary() for event_id in ids}
+        for start in range(0, len(ids), 100):
+            chunk = [
+                _to_ddb({"pk": keys.event_pk(eid), "sk": keys.SUMMARY_SK})
+                for eid in ids[start : start + 100]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": chunk}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    data = _from_ddb(item)
+                    result[str(data["pk"]).removeprefix(keys.EVENT_PREFIX)] = _summary(data)
+                request = dict(response.get("UnprocessedKeys") or {})
+        return result
+
+    # --- sign-in throttle (the only items this adapter updates; never ledger items) --------
+
+    def login_counter(self, digest: str) -> LoginCounter | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        data = _from_ddb(item)
+        return LoginCounter(
+            failures=decimal_to_int(data.get("failures", 0)),
+            window_ends_at=decimal_to_int(data.get("expires_at", 0)),
+        )
+
+    def record_login_failure(self, digest: str, *, now_epoch: int, window_seconds: int) -> None:
+        key = _to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK})
+        try:
+            # Inside a live window: count one more failure.
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="ADD failures :one",
+                ConditionExpression="attribute_exists(pk) AND expires_at > :now",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(now_epoch)}},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            # No window or an expired one: start a new window with this failure.
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET failures = :one, expires_at = :end",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":end": {"N": str(now_epoch + window_seconds)},
+                },
+            )
+
+    def clear_login_failures(self, digest: str) -> None:
+        """Called after a successful sign-in that had earlier failures in the window."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
+            UpdateExpression="SET failures = :zero",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+        )
+
+
+# --- item <-> model -------------------------------------------------------------------------
+
+
+def _payment_item(payment: Payment) -> dict[str, Any]:
+    return {
+        "pk": keys.event_pk(payment.event_id),
+        "sk": keys.payment_sk(payment.payment_id),
+        "type": "PAYMENT",
+        "payment_id": payment.payment_id,
+        "event_id": payment.event_id,
+        "patron_name": payment.patron_name,
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency,
+        "payment_method": payment.payment_method,
+        "notes": payment.notes,
+        "reference": payment.reference,
+        "received_at": iso_z(payment.received_at),
+        "logged_by": payment.logged_by,
+        "timestamp": iso_z(payment.timestamp),
+        "patron_email": payment.patron_email,
+        "request_fingerprint": payment.request_fingerprint,
+    }
+
+
+def _event(data: dict[str, Any]) -> Event:
+    expected = data.get("expected_total_cents")
+    return Event(
+        event_id=data["event_id"],
+        event_name=data["event_name"],
+        date=data["date"],
+        location=data.get("location"),
+        currency=data["currency"],
+        expected_total_cents=None if expected is None else decimal_to_int(expected),
+        created_at=parse_iso_z(data["created_at"]),
+        created_by=data["created_by"],
+    )
+
+
+def _payment(data: dict[str, Any]) -> Payment:
+    return Payment(
+        payment_id=data["payment_id"],
+        event_id=data["event_id"],
+        patron_name=data["patron_name"],
+        amount_cents=decimal_to_int(data["amount_cents"]),
+        currency=data["currency"],
+        payment_method=data["payment_method"],
+        notes=data.get("notes"),
+        reference=data.get("reference"),
+        received_at=parse_iso_z(data["received_at"]),
+        logged_by=data["logged_by"],
+        timestamp=parse_iso_z(data["timestamp"]),
+        patron_email=data.get("patron_email"),
+        request_fingerprint=data["request_fingerprint"],
+    )
+
+
+def _void(data: dict[str, Any]) -> Void:
+    return Void(
+        payment_id=data["payment_id"],
+        event_id=data["event_id"],
+        reason=data["reason"],
+        voided_by=data["voided_by"],
+        timestamp=parse_iso_z(data["timestamp"]),
+    )
+
+
+def _summary(data: dict[str, Any]) -> Summary:
+    by_method = data.get("by_method_cents") or {}
+    last = data.get("last_payment_at")
+    return Summary(
+        payment_count=decimal_to_int(data.get("payment_count", 0)),
+        void_count=decimal_to_int(data.get("void_count", 0)),
+        gross_cents=decimal_to_int(data.get("gross_cents", 0)),
+        voided_cents=decimal_to_int(data.get("voided_cents", 0)),
+        by_method_cents={str(k): decimal_to_int(v) for k, v in by_method.items()},
+        last_payment_at=None if not last else parse_iso_z(str(last)),
+    )
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+
+def encode_cursor(last_key: Mapping[str, Any]) -> str:
+    raw = json.dumps({"sk": str(last_key["sk"])}, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, event_id: str) -> dict[str, Any]:
+    """Opaque to clients; checked here so a forged cursor cannot read another partition."""
+    invalid = ValidationFailed.field("cursor", "is not a cursor this API returned")
+    if len(cursor) > 200:
+        raise invalid
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    if not isinstance(data, dict) or set(data) != {"sk"}:
+        raise invalid
+    sort_key = data["sk"]
+    if not isinstance(sort_key, str) or not sort_key.startswith(keys.PAYMENT_PREFIX):
+        raise invalid
+    return _to_ddb({"pk": keys.event_pk(event_id), "sk": sort_key})
+
+
+def epoch_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
