@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from datetime import date
 
-EVENT_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*$"
+EVENT_ID_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}-[a-z0-9]+(?:-[a-z0-9]+)*$"
 EVENT_ID_MAX_LENGTH = 80
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _SLUG_MAX = EVENT_ID_MAX_LENGTH - len("2026-05-23-")
@@ -48,4 +48,4 @@ def make_event_id(event_date: date, event_name: str) -> str:
 
 
 def is_event_id(text: str) -> bool:
-    return len(text) <= EVENT_ID_MAX_LENGTH and _EVENT_ID.match(text) is not None
+    return len(text) <= EVENT_ID_MAX_LENGTH and _EVENT_ID.fullmatch(text) is not None

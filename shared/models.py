@@ -40,7 +40,7 @@ EVENT_NAME_MAX = 120
 LOCATION_MAX = 200
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _amount(value: object) -> int:
@@ -90,7 +90,7 @@ Location = Annotated[str, Field(max_length=4 * LOCATION_MAX), _text(LOCATION_MAX
 
 def _email(value: str) -> str:
     cleaned = clean_text(value, max_length=EMAIL_MAX)
-    if _EMAIL.match(cleaned) is None:
+    if _EMAIL.fullmatch(cleaned) is None:
         raise ValueError("must be an e-mail address")
     return cleaned.lower()
 
@@ -122,7 +122,7 @@ def _method(value: object) -> object:
 
 
 def _iso_date(value: object) -> object:
-    if isinstance(value, str) and _ISO_DATE.match(value) is None:
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value) is None:
         raise ValueError("must be a date as YYYY-MM-DD")
     if not isinstance(value, str | Date):
         raise ValueError("must be a date as YYYY-MM-DD")

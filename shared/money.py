@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 # Plain decimal notation only: no exponents, no signs other than a leading minus (rejected later
 # with a clearer message), at most 2 decimals, bounded length so a huge string costs nothing.
-_DECIMAL_TEXT = re.compile(r"^-?(\d{1,15})(?:\.(\d{1,}))?$")
+_DECIMAL_TEXT = re.compile(r"^-?([0-9]{1,15})(?:\.([0-9]+))?$")
 _MAX_TEXT_LENGTH = 32
 
 
