@@ -20,10 +20,17 @@ class ConfigError(RuntimeError):
     """Raised at cold start; the message names every bad variable (never its value)."""
 
 
-class _Config(BaseModel):
+class _TableConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
 
     table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3, max_length=255)]
+
+
+class ProjectorConfig(_TableConfig):
+    pass
+
+
+class _Config(_TableConfig):
     allowed_origin: Annotated[str, Field(alias="ALLOWED_ORIGIN", min_length=1)]
     token_signing_key: Annotated[
         SecretStr, Field(alias="TOKEN_SIGNING_KEY", min_length=_MIN_SIGNING_KEY_CHARS)
@@ -46,7 +53,7 @@ class QueryConfig(_Config):
     ] = 50
 
 
-ConfigT = TypeVar("ConfigT", bound=_Config)
+ConfigT = TypeVar("ConfigT", bound=_TableConfig)
 
 
 def load_config(model: type[ConfigT], environ: Mapping[str, str] | None = None) -> ConfigT:

@@ -230,12 +230,39 @@ class Payment(BaseModel):
     request_fingerprint: str
 
 
+class VoidView(BaseModel):
+    reason: str
+    voided_by: str
+    timestamp: str
+
+
 class Void(BaseModel):
+    """A correction: points at the payment it cancels and carries what the projector and the
+    notifier need (amount, method, patron), so neither has to read the payment back."""
+
     payment_id: str
     event_id: str
     reason: str
     voided_by: str
     timestamp: datetime
+    amount_cents: int
+    currency: str
+    payment_method: PaymentMethod
+    patron_name: str
+
+
+VOID_REASON_MAX = 500
+VoidReason = Annotated[str, Field(max_length=4 * VOID_REASON_MAX), _text(VOID_REASON_MAX)]
+
+
+class VoidRequest(_Request):
+    reason: VoidReason
+
+
+class VoidResponse(BaseModel):
+    status: Literal["success"] = "success"
+    payment_id: str
+    void: VoidView
 
 
 class Summary(BaseModel):
@@ -245,7 +272,7 @@ class Summary(BaseModel):
     void_count: int = 0
     gross_cents: int = 0
     voided_cents: int = 0
-    by_method_cents: dict[str, int] = Field(default_factory=dict)
+    by_method_cents: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(PAYMENT_METHODS, 0))
     last_payment_at: datetime | None = None
 
     @property
@@ -254,12 +281,6 @@ class Summary(BaseModel):
 
 
 # --- response views -------------------------------------------------------------------------
-
-
-class VoidView(BaseModel):
-    reason: str
-    voided_by: str
-    timestamp: str
 
 
 class PaymentView(BaseModel):

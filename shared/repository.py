@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from shared import keys
 from shared.errors import EventAlreadyExists, ValidationFailed
-from shared.models import Event, Payment, Summary, Void, decimal_to_int
+from shared.models import PAYMENT_METHODS, Event, Payment, Summary, Void, decimal_to_int
 from shared.timeutil import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
@@ -33,11 +33,11 @@ _deserializer = TypeDeserializer()
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
 
-def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+def to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
-def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+def from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
@@ -93,7 +93,7 @@ class LedgerTable:
         }
         try:
             self._client.put_item(
-                TableName=self._table, Item=_to_ddb(item), ConditionExpression=_NOT_EXISTS
+                TableName=self._table, Item=to_ddb(item), ConditionExpression=_NOT_EXISTS
             )
         except ClientError as error:
             if _is_conditional_failure(error):
@@ -106,10 +106,10 @@ class LedgerTable:
     def get_event(self, event_id: str) -> Event | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.META_SK}),
+            Key=to_ddb({"pk": keys.event_pk(event_id), "sk": keys.META_SK}),
         )
         item = response.get("Item")
-        return None if item is None else _event(_from_ddb(item))
+        return None if item is None else _event(from_ddb(item))
 
     def list_events(self) -> list[Event]:
         events: list[Event] = []
@@ -121,7 +121,7 @@ class LedgerTable:
         }
         while True:
             response = self._client.query(**kwargs)
-            events.extend(_event(_from_ddb(item)) for item in response.get("Items", []))
+            events.extend(_event(from_ddb(item)) for item in response.get("Items", []))
             last = response.get("LastEvaluatedKey")
             if not last:
                 return events
@@ -135,11 +135,11 @@ class LedgerTable:
         One conditional write either way: a replay costs one failed write and no read, because
         DynamoDB returns the existing item with the condition failure.
         """
-        item = _payment_item(payment)
+        item = payment_item(payment)
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_to_ddb(item),
+                Item=to_ddb(item),
                 ConditionExpression=_NOT_EXISTS,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -152,17 +152,38 @@ class LedgerTable:
                 if stored is None:
                     raise
                 return stored
-            return _payment(_from_ddb(old))
+            return payment_from_item(from_ddb(old))
         return None
 
     def get_payment(self, event_id: str, payment_id: str) -> Payment | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.payment_sk(payment_id)}),
+            Key=to_ddb({"pk": keys.event_pk(event_id), "sk": keys.payment_sk(payment_id)}),
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return None if item is None else _payment(_from_ddb(item))
+        return None if item is None else payment_from_item(from_ddb(item))
+
+    def put_void(self, void: Void) -> Void | None:
+        """Write the void; if the payment was already voided return that earlier void."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_ddb(void_item(void)),
+                ConditionExpression=_NOT_EXISTS,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            old: Any = error.response.get("Item")
+            if isinstance(old, dict):
+                return void_from_item(from_ddb(old))
+            existing = self.voids_for(void.event_id, [void.payment_id]).get(void.payment_id)
+            if existing is None:
+                raise
+            return existing
+        return None
 
     def payment_page(self, event_id: str, *, limit: int, cursor: str | None) -> Page:
         """One chronological page of an event's payments (sk order is time order: UUIDv7)."""
@@ -178,28 +199,30 @@ class LedgerTable:
         if cursor is not None:
             kwargs["ExclusiveStartKey"] = decode_cursor(cursor, event_id)
         response = self._client.query(**kwargs)
-        payments = [_payment(_from_ddb(item)) for item in response.get("Items", [])]
+        payments = [payment_from_item(from_ddb(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        next_cursor = encode_cursor(_from_ddb(last)) if last and payments else None
+        next_cursor = encode_cursor(from_ddb(last)) if last and payments else None
         return Page(
-            payments=payments, voids=self.voids_for(event_id, payments), next_cursor=next_cursor
+            payments=payments,
+            voids=self.voids_for(event_id, (p.payment_id for p in payments)),
+            next_cursor=next_cursor,
         )
 
-    def voids_for(self, event_id: str, payments: Iterable[Payment]) -> dict[str, Void]:
-        wanted = [p.payment_id for p in payments]
+    def voids_for(self, event_id: str, payment_ids: Iterable[str]) -> dict[str, Void]:
+        wanted = list(payment_ids)
         if not wanted:
             return {}
         found: dict[str, Void] = {}
         for start in range(0, len(wanted), 100):  # BatchGetItem takes at most 100 keys
             keys_chunk = [
-                _to_ddb({"pk": keys.event_pk(event_id), "sk": keys.void_sk(pid)})
+                to_ddb({"pk": keys.event_pk(event_id), "sk": keys.void_sk(pid)})
                 for pid in wanted[start : start + 100]
             ]
             request: dict[str, Any] = {self._table: {"Keys": keys_chunk}}
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    void = _void(_from_ddb(item))
+                    void = void_from_item(from_ddb(item))
                     found[void.payment_id] = void
                 request = dict(response.get("UnprocessedKeys") or {})
         return found
@@ -209,25 +232,27 @@ class LedgerTable:
     def get_summary(self, event_id: str) -> Summary:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_ddb({"pk": keys.event_pk(event_id), "sk": keys.SUMMARY_SK}),
+            Key=to_ddb({"pk": keys.event_pk(event_id), "sk": keys.SUMMARY_SK}),
         )
         item = response.get("Item")
-        return Summary() if item is None else _summary(_from_ddb(item))
+        return Summary() if item is None else summary_from_item(from_ddb(item))
 
     def summaries(self, event_ids: Iterable[str]) -> dict[str, Summary]:
         ids = list(dict.fromkeys(event_ids))
         result = {event_id: Summary() for event_id in ids}
         for start in range(0, len(ids), 100):
             chunk = [
-                _to_ddb({"pk": keys.event_pk(eid), "sk": keys.SUMMARY_SK})
+                to_ddb({"pk": keys.event_pk(eid), "sk": keys.SUMMARY_SK})
                 for eid in ids[start : start + 100]
             ]
             request: dict[str, Any] = {self._table: {"Keys": chunk}}
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    data = _from_ddb(item)
-                    result[str(data["pk"]).removeprefix(keys.EVENT_PREFIX)] = _summary(data)
+                    data = from_ddb(item)
+                    result[str(data["pk"]).removeprefix(keys.EVENT_PREFIX)] = summary_from_item(
+                        data
+                    )
                 request = dict(response.get("UnprocessedKeys") or {})
         return result
 
@@ -236,20 +261,20 @@ class LedgerTable:
     def login_counter(self, digest: str) -> LoginCounter | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
+            Key=to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
             ConsistentRead=True,
         )
         item = response.get("Item")
         if item is None:
             return None
-        data = _from_ddb(item)
+        data = from_ddb(item)
         return LoginCounter(
             failures=decimal_to_int(data.get("failures", 0)),
             window_ends_at=decimal_to_int(data.get("expires_at", 0)),
         )
 
     def record_login_failure(self, digest: str, *, now_epoch: int, window_seconds: int) -> None:
-        key = _to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK})
+        key = to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK})
         try:
             # Inside a live window: count one more failure.
             self._client.update_item(
@@ -277,7 +302,7 @@ class LedgerTable:
         """Called after a successful sign-in that had earlier failures in the window."""
         self._client.update_item(
             TableName=self._table,
-            Key=_to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
+            Key=to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
             UpdateExpression="SET failures = :zero",
             ExpressionAttributeValues={":zero": {"N": "0"}},
         )
@@ -286,7 +311,7 @@ class LedgerTable:
 # --- item <-> model -------------------------------------------------------------------------
 
 
-def _payment_item(payment: Payment) -> dict[str, Any]:
+def payment_item(payment: Payment) -> dict[str, Any]:
     return {
         "pk": keys.event_pk(payment.event_id),
         "sk": keys.payment_sk(payment.payment_id),
@@ -321,7 +346,7 @@ def _event(data: dict[str, Any]) -> Event:
     )
 
 
-def _payment(data: dict[str, Any]) -> Payment:
+def payment_from_item(data: dict[str, Any]) -> Payment:
     return Payment(
         payment_id=data["payment_id"],
         event_id=data["event_id"],
@@ -339,25 +364,50 @@ def _payment(data: dict[str, Any]) -> Payment:
     )
 
 
-def _void(data: dict[str, Any]) -> Void:
+def void_from_item(data: dict[str, Any]) -> Void:
     return Void(
         payment_id=data["payment_id"],
         event_id=data["event_id"],
         reason=data["reason"],
         voided_by=data["voided_by"],
         timestamp=parse_iso_z(data["timestamp"]),
+        amount_cents=decimal_to_int(data["amount_cents"]),
+        currency=data["currency"],
+        payment_method=data["payment_method"],
+        patron_name=data["patron_name"],
     )
 
 
-def _summary(data: dict[str, Any]) -> Summary:
-    by_method = data.get("by_method_cents") or {}
+def void_item(void: Void) -> dict[str, Any]:
+    return {
+        "pk": keys.event_pk(void.event_id),
+        "sk": keys.void_sk(void.payment_id),
+        "type": "VOID",
+        "payment_id": void.payment_id,
+        "event_id": void.event_id,
+        "reason": void.reason,
+        "voided_by": void.voided_by,
+        "timestamp": iso_z(void.timestamp),
+        "amount_cents": void.amount_cents,
+        "currency": void.currency,
+        "payment_method": void.payment_method,
+        "patron_name": void.patron_name,
+    }
+
+
+def summary_from_item(data: dict[str, Any]) -> Summary:
+    """SUMMARY items keep per-method totals as flat attributes (method_cash_cents, ...):
+    DynamoDB can ADD to a top-level number atomically, not to a key of a missing map."""
     last = data.get("last_payment_at")
     return Summary(
         payment_count=decimal_to_int(data.get("payment_count", 0)),
         void_count=decimal_to_int(data.get("void_count", 0)),
         gross_cents=decimal_to_int(data.get("gross_cents", 0)),
         voided_cents=decimal_to_int(data.get("voided_cents", 0)),
-        by_method_cents={str(k): decimal_to_int(v) for k, v in by_method.items()},
+        by_method_cents={
+            method: decimal_to_int(data.get(f"method_{method}_cents", 0))
+            for method in PAYMENT_METHODS
+        },
         last_payment_at=None if not last else parse_iso_z(str(last)),
     )
 
@@ -384,7 +434,7 @@ def decode_cursor(cursor: str, event_id: str) -> dict[str, Any]:
     sort_key = data["sk"]
     if not isinstance(sort_key, str) or not sort_key.startswith(keys.PAYMENT_PREFIX):
         raise invalid
-    return _to_ddb({"pk": keys.event_pk(event_id), "sk": sort_key})
+    return to_ddb({"pk": keys.event_pk(event_id), "sk": sort_key})
 
 
 def epoch_seconds(moment: datetime) -> int:

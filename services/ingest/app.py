@@ -18,9 +18,12 @@ from shared.models import (
     LoginRequest,
     LogPaymentByBodyRequest,
     LogPaymentRequest,
+    VoidRequest,
+    VoidResponse,
+    VoidView,
 )
 from shared.repository import LedgerTable
-from shared.timeutil import utc_now
+from shared.timeutil import iso_z, utc_now
 
 PUBLIC_ROUTES = frozenset({"POST /api/auth/login"})
 
@@ -54,6 +57,15 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
     @app.post("/api/payment/log")
     def log_payment_by_body(body: Annotated[LogPaymentByBodyRequest, Body()]) -> Any:
         return _log(body.event_id, body)
+
+    @app.post("/api/g/<event_id>/payments/<payment_id>/void")
+    def void_payment(event_id: str, payment_id: str, body: Annotated[VoidRequest, Body()]) -> Any:
+        void = logic.void_payment(table, event_id, payment_id, body, current_admin(app), utc_now())
+        logger.info("payment voided", extra={"event_id": event_id, "payment_id": payment_id})
+        view = VoidView(
+            reason=void.reason, voided_by=void.voided_by, timestamp=iso_z(void.timestamp)
+        )
+        return json_response(201, VoidResponse(payment_id=payment_id, void=view).model_dump())
 
     return app
 

@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 from shared.auth import Admin, burn_password_check, email_digest, issue_token, verify_password
 from shared.config import IngestConfig
 from shared.errors import (
+    Conflict,
     EventNotFound,
     IdempotencyConflict,
+    PaymentNotFound,
     TooManyAttempts,
     Unauthorized,
     ValidationFailed,
 )
-from shared.ids import is_event_id, make_event_id, new_payment_id
+from shared.ids import is_event_id, is_uuid7, make_event_id, new_payment_id
 from shared.models import (
     CreateEventRequest,
     Event,
@@ -25,6 +27,8 @@ from shared.models import (
     LogPaymentRequest,
     LogPaymentResponse,
     Payment,
+    Void,
+    VoidRequest,
 )
 from shared.money import format_cents
 from shared.repository import LedgerTable, epoch_seconds
@@ -153,3 +157,38 @@ def log_payment(
         LogPaymentResponse(payment_id=existing.payment_id, timestamp=iso_z(existing.timestamp)),
         False,
     )
+
+
+def void_payment(
+    table: LedgerTable,
+    event_id: str,
+    payment_id: str,
+    request: VoidRequest,
+    admin: Admin,
+    now: datetime,
+) -> Void:
+    """Cancel a payment with a new immutable VOID# record; the payment itself stays as it was."""
+    require_event_id(event_id)
+    if not is_uuid7(payment_id):
+        raise ValidationFailed.field("payment_id", "must be a payment id from this API")
+    payment = table.get_payment(event_id, payment_id)
+    if payment is None:
+        raise PaymentNotFound(payment_id)
+    void = Void(
+        payment_id=payment.payment_id,
+        event_id=event_id,
+        reason=request.reason,
+        voided_by=admin.email,
+        timestamp=now,
+        amount_cents=payment.amount_cents,
+        currency=payment.currency,
+        payment_method=payment.payment_method,
+        patron_name=payment.patron_name,
+    )
+    earlier = table.put_void(void)
+    if earlier is not None:
+        raise Conflict(
+            f"This payment was already voided by {earlier.voided_by}",
+            {"payment_id": "already voided"},
+        )
+    return void

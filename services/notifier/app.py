@@ -1,0 +1,180 @@
+"""Notifier: one mail per payment and per void (plus the patron's receipt), idempotent per mail.
+
+Records arrive from the ledger table's stream, at least once and in batches. Each record is
+parsed (anything that is not a PAYMENT#/VOID# insert is ignored), composed into mails, and each
+mail goes out through a Powertools idempotent function keyed by the ledger item (pk, sk) and
+the audience: a redelivered record, whatever its eventID, finds the mail already sent, and a
+retried record re-sends only the mails that failed. A record whose mail failed is reported as
+a batch item failure: Lambda retries it (bisecting the batch) and finally hands it to the
+on-failure queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.notifier import compose
+from services.notifier.config import NotifierConfig
+from shared.mail import (
+    MailError,
+    MailMessage,
+    MailSender,
+    PermanentMailError,
+    SesV2Sender,
+    SmtpSender,
+    SpoolingSender,
+)
+from shared.observability import get_logger
+from shared.stream import LedgerEntry, parse_record
+
+logger = get_logger()
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+# Stable across deployments and function renames, unlike Powertools' default (function name).
+IDEMPOTENCY_KEY_PREFIX = "scc-notifier#mail"
+
+
+def build_sender(
+    config: NotifierConfig, *, session: boto3.session.Session | None = None
+) -> MailSender:
+    """The adapter EMAIL_TRANSPORT names, spooling to MAIL_DIR when the local stack set it."""
+    sender: MailSender
+    if config.transport == "smtp":
+        assert config.smtp is not None
+        smtp = config.smtp
+        sender = SmtpSender(
+            smtp.host,
+            smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=None if smtp.password is None else smtp.password.get_secret_value(),
+            timeout_seconds=smtp.timeout_seconds,
+        )
+    else:
+        sender = SesV2Sender.create(
+            region=config.ses_region,
+            configuration_set=config.ses_configuration_set,
+            session=session,
+        )
+    if config.mail_dir is not None:
+        sender = SpoolingSender(sender, config.mail_dir)
+    return sender
+
+
+def build_persistence(
+    config: NotifierConfig, *, session: boto3.session.Session | None = None
+) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=config.idempotency_table_name, boto3_session=session)
+
+
+def _ledger_keys(record: DynamoDBRecord) -> tuple[str, str]:
+    item_keys = (record.raw_event.get("dynamodb") or {}).get("Keys") or {}
+    return str(item_keys["pk"]["S"]), str(item_keys["sk"]["S"])
+
+
+def _already_sent(response: Any, idempotent_data: DataRecord) -> Any:
+    logger.info("mail already sent; redelivery skipped")
+    return response
+
+
+def make_handler(
+    config: NotifierConfig,
+    sender: MailSender,
+    idempotency_persistence: BasePersistenceLayer,
+) -> Handler:
+    """The Lambda entry point for a configuration and its adapters (tests build one per case).
+
+    `idempotency_persistence` must not be shared with another IdempotencyConfig: Powertools
+    configures a persistence layer once, with the first config that uses it.
+    """
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams,
+        # All records failing is reported like any partial failure (same retries, bisection,
+        # on-failure queue) instead of as an invocation error with a noisy aggregate trace.
+        raise_on_entire_batch_failure=False,
+    )
+    idempotency = IdempotencyConfig(
+        expires_after_seconds=config.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+        response_hook=_already_sent,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="mail",
+        persistence_store=idempotency_persistence,
+        config=idempotency,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
+    )
+    def send_once(*, mail: dict[str, str], message: MailMessage) -> dict[str, Any]:
+        # Only `mail` (pk, sk, audience) is hashed into the key; the message rides along.
+        sender.send(message)
+        logger.info(
+            "mail sent", extra={"audience": mail["audience"], "recipients": len(message.to)}
+        )
+        return {"sent": True, "recipients": len(message.to)}
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        entry = parse_record(record.raw_event)  # MalformedRecord propagates: a poison record
+        if entry is None:
+            logger.debug("record ignored", extra={"event_name": record.raw_event.get("eventName")})
+            return
+        pk, sk = _ledger_keys(record)
+        logger.append_keys(event_id=entry.event_id, payment_id=entry.payment_id, kind=entry.kind)
+        try:
+            _send_all(entry, pk, sk)
+        finally:
+            logger.remove_keys(["event_id", "payment_id", "kind"])
+
+    def _send_all(entry: LedgerEntry, pk: str, sk: str) -> None:
+        first_error: MailError | None = None
+        for outgoing in compose.mails_for(
+            entry, sender=config.sender, admins=config.admin_recipients
+        ):
+            try:
+                send_once(
+                    mail={"pk": pk, "sk": sk, "audience": outgoing.audience},
+                    message=outgoing.message,
+                )
+            except MailError as exc:
+                # Keep going: the patron's receipt need not wait for the admins' notice.
+                level = logger.error if isinstance(exc, PermanentMailError) else logger.warning
+                level(
+                    "mail not sent",
+                    extra={
+                        "audience": outgoing.audience,
+                        "error": exc.__class__.__name__,
+                        "reason": str(exc),
+                    },
+                )
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Lets an in-progress idempotency record expire with this invocation if it times out.
+        idempotency.register_lambda_context(context)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return dict(response)
+
+    return lambda_handler

@@ -1,0 +1,258 @@
+"""Ledger entries -> mails. Pure functions: no I/O, no clock, no configuration lookups.
+
+Every value a user typed (patron name, notes, reference, void reason, e-mail) is HTML-escaped
+in the HTML part and flattened to one line wherever it lands in a header, so a name like
+``<script>`` or ``x\\r\\nBcc: ...`` stays text. Amounts are integer cents formatted exactly.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from shared import keys
+from shared.mail import MailMessage, header_safe, is_address
+from shared.models import Payment, Void
+from shared.money import format_cents
+from shared.stream import LedgerEntry
+from shared.timeutil import iso_z
+
+Audience = Literal["admins", "patron"]
+
+CURRENCY_SYMBOLS = {
+    "USD": "$",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "MXN": "MX$",
+    "EUR": "€",
+    "GBP": "£",
+}
+_SUBJECT_NAME_MAX = 60
+_SUBJECT_MAX = 200
+_EVENT_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})-([a-z0-9-]+)$")
+_METHOD_LABELS = {"cash": "Cash", "card": "Card", "check": "Check", "venmo": "Venmo"}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail a ledger entry causes, and who it is for (part of its idempotency key)."""
+
+    audience: Audience
+    message: MailMessage
+
+
+# --- formatting helpers ----------------------------------------------------------------------
+
+
+def money(cents: int, currency: str) -> str:
+    """15010, "USD" -> "$150.10"; a currency without a symbol -> "150.10 CHF"."""
+    amount = format_cents(cents)
+    symbol = CURRENCY_SYMBOLS.get(currency.upper())
+    if symbol is None:
+        return f"{amount} {header_safe(currency)}"
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    return f"{sign}{symbol}{digits}"
+
+
+def event_title(event_id: str) -> str:
+    """ "2026-05-23-corporate-mixer" -> "Corporate Mixer" (the ledger item carries only the id)."""
+    match = _EVENT_ID.fullmatch(event_id)
+    if match is None:
+        return event_id
+    return " ".join(word.capitalize() for word in match.group(2).split("-") if word)
+
+
+def event_label(event_id: str) -> str:
+    return f"{event_title(event_id)} ({event_id})"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _subject(*parts: str) -> str:
+    return _clip(header_safe(" ".join(parts)), _SUBJECT_MAX)
+
+
+def _name_for_subject(name: str) -> str:
+    return _clip(header_safe(name), _SUBJECT_NAME_MAX)
+
+
+def _when(moment: datetime) -> str:
+    return iso_z(moment)
+
+
+def _method(method: str) -> str:
+    return _METHOD_LABELS.get(method, method)
+
+
+def _line(text: str | None) -> str:
+    return header_safe(text) if text else "—"
+
+
+def _multiline(text: str | None) -> str:
+    if not text:
+        return "—"
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _mail_key(event_id: str, sort_key: str, audience: Audience) -> str:
+    return f"{keys.event_pk(event_id)}/{sort_key}/{audience}"
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def _text_body(intro: str, rows: Sequence[tuple[str, str]], outro: str = "") -> str:
+    width = max(len(label) for label, _ in rows) + 2
+    lines = [intro, ""]
+    for label, value in rows:
+        first, *rest = value.split("\n")
+        lines.append(f"{label + ':':<{width}}{first}")
+        lines.extend(f"{'':<{width}}{more}" for more in rest)
+    if outro:
+        lines += ["", outro]
+    return "\n".join(lines) + "\n"
+
+
+def _html_body(title: str, intro: str, rows: Sequence[tuple[str, str]], outro: str = "") -> str:
+    """Every value is escaped here, once; labels and texts are ours but escaped too."""
+
+    def cell(value: str) -> str:
+        return html.escape(value, quote=True).replace("\n", "<br>\n")
+
+    table_rows = "\n".join(
+        f'<tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">'
+        f"{cell(label)}</th><td>{cell(value)}</td></tr>"
+        for label, value in rows
+    )
+    closing = f"<p>{cell(outro)}</p>\n" if outro else ""
+    return (
+        "<!doctype html>\n"
+        '<html><head><meta charset="utf-8">'
+        f"<title>{cell(title)}</title></head>\n"
+        '<body style="font-family:sans-serif">\n'
+        f"<p>{cell(intro)}</p>\n"
+        f'<table style="border-collapse:collapse">\n{table_rows}\n</table>\n'
+        f"{closing}"
+        "</body></html>\n"
+    )
+
+
+# --- the mails -------------------------------------------------------------------------------
+
+
+def payment_mail(payment: Payment, *, sender: str, admins: Sequence[str]) -> MailMessage:
+    """The admins' notice of a logged payment (Reply-To the patron when we have an address)."""
+    amount = money(payment.amount_cents, payment.currency)
+    subject = _subject(
+        f"Payment logged: {amount} from {_name_for_subject(payment.patron_name)}",
+        f"— {event_label(payment.event_id)}",
+    )
+    patron_email = payment.patron_email if _usable_address(payment.patron_email) else None
+    rows = [
+        ("Event", event_label(payment.event_id)),
+        ("Patron", _line(payment.patron_name)),
+        ("Amount", f"{amount} ({payment.currency})"),
+        ("Method", _method(payment.payment_method)),
+        ("Reference", _line(payment.reference)),
+        ("Notes", _multiline(payment.notes)),
+        ("Received at", _when(payment.received_at)),
+        ("Logged by", _line(payment.logged_by)),
+        ("Logged at", _when(payment.timestamp)),
+        ("Payment id", payment.payment_id),
+    ]
+    if patron_email:
+        rows.insert(2, ("Patron e-mail", patron_email))
+    intro = f"A payment of {amount} was logged for {event_label(payment.event_id)}."
+    return MailMessage(
+        sender=sender,
+        to=tuple(admins),
+        subject=subject,
+        text=_text_body(intro, rows),
+        html=_html_body(subject, intro, rows),
+        reply_to=patron_email,
+        key=_mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "admins"),
+    )
+
+
+def void_mail(void: Void, *, sender: str, admins: Sequence[str]) -> MailMessage:
+    """The admins' notice that a payment was voided, with the reason."""
+    amount = money(void.amount_cents, void.currency)
+    subject = _subject(
+        f"Payment voided: {amount} from {_name_for_subject(void.patron_name)}",
+        f"— {event_label(void.event_id)}",
+    )
+    rows = [
+        ("Event", event_label(void.event_id)),
+        ("Patron", _line(void.patron_name)),
+        ("Amount voided", f"{amount} ({void.currency})"),
+        ("Method", _method(void.payment_method)),
+        ("Reason", _multiline(void.reason)),
+        ("Voided by", _line(void.voided_by)),
+        ("Voided at", _when(void.timestamp)),
+        ("Payment id", void.payment_id),
+    ]
+    intro = (
+        f"A payment of {amount} for {event_label(void.event_id)} was voided. "
+        "It no longer counts towards the event's totals; the original entry is kept."
+    )
+    return MailMessage(
+        sender=sender,
+        to=tuple(admins),
+        subject=subject,
+        text=_text_body(intro, rows),
+        html=_html_body(subject, intro, rows),
+        key=_mail_key(void.event_id, keys.void_sk(void.payment_id), "admins"),
+    )
+
+
+def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
+    """The patron's receipt, or None without a usable patron address. It leaves out what is
+    internal (notes, who logged it)."""
+    if not _usable_address(payment.patron_email):
+        return None
+    assert payment.patron_email is not None
+    amount = money(payment.amount_cents, payment.currency)
+    title = event_title(payment.event_id)
+    subject = _subject(f"Payment received: {amount} — {title}")
+    rows = [
+        ("Event", event_label(payment.event_id)),
+        ("Amount", f"{amount} ({payment.currency})"),
+        ("Method", _method(payment.payment_method)),
+        ("Reference", _line(payment.reference)),
+        ("Received at", _when(payment.received_at)),
+        ("Receipt number", payment.payment_id),
+    ]
+    intro = f"Hello {_line(payment.patron_name)}, thank you: we received your payment of {amount}."
+    outro = "Please keep this e-mail as your receipt."
+    return MailMessage(
+        sender=sender,
+        to=(payment.patron_email,),
+        subject=subject,
+        text=_text_body(intro, rows, outro),
+        html=_html_body(subject, intro, rows, outro),
+        key=_mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "patron"),
+    )
+
+
+def _usable_address(address: str | None) -> bool:
+    return bool(address) and is_address(str(address))
+
+
+def mails_for(entry: LedgerEntry, *, sender: str, admins: Sequence[str]) -> list[Outgoing]:
+    """Every mail one ledger entry causes: the admins' notice, and for a payment with a patron
+    address, the patron's receipt."""
+    if entry.payment is not None:
+        mails = [Outgoing("admins", payment_mail(entry.payment, sender=sender, admins=admins))]
+        receipt = payment_receipt(entry.payment, sender=sender)
+        if receipt is not None:
+            mails.append(Outgoing("patron", receipt))
+        return mails
+    assert entry.void is not None
+    return [Outgoing("admins", void_mail(entry.void, sender=sender, admins=admins))]
