@@ -1,0 +1,122 @@
+"""Reconcile: recompute every event's summary from the ledger, report drift, repair on request.
+
+    python -m shared.reconcile                 # the running `make dev` stack (.local/stack.json)
+    python -m shared.reconcile --table NAME    # a real table, with the usual AWS credentials
+    python -m shared.reconcile --repair        # also fix what drifted
+
+Exit status: 0 when every summary matches its ledger (or was repaired), 1 when drift was found
+and not repaired, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared.projection import drift, summarize
+from shared.projection_store import ProjectionStore
+from shared.repository import LedgerTable
+from shared.timeutil import utc_now
+
+STACK_FILE = Path(".local/stack.json")
+_REPAIR_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class EventReport:
+    event_id: str
+    drift: dict[str, int]  # figure -> actual - expected (cents or counts)
+    repaired: bool = False
+
+
+def reconcile(ledger: LedgerTable, store: ProjectionStore, *, repair: bool) -> list[EventReport]:
+    reports = []
+    for event in ledger.list_events():
+        snapshot = store.snapshot(event.event_id)
+        found = drift(summarize(snapshot.payments, snapshot.voids), snapshot.summary)
+        repaired = False
+        if found and repair:
+            _repair(store, event.event_id)
+            repaired = True
+        reports.append(EventReport(event.event_id, found, repaired))
+    return reports
+
+
+def _repair(store: ProjectionStore, event_id: str) -> None:
+    for _attempt in range(_REPAIR_ATTEMPTS):
+        snapshot = store.snapshot(event_id)
+        try:
+            store.repair(event_id, snapshot, utc_now())
+            return
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            # The projector moved the summary after our read: read again and retry.
+            if code not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+    raise RuntimeError(f"{event_id}: the summary kept changing; run reconcile again")
+
+
+def _client(endpoint_url: str | None) -> Any:
+    if endpoint_url is None:
+        return boto3.client("dynamodb")
+    # The local stack's moto server accepts any credentials; never send real ones to it.
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's dummy credential
+    )
+
+
+def _print(reports: Sequence[EventReport], out: TextIO) -> None:
+    for report in reports:
+        if not report.drift:
+            print(f"{report.event_id}: ok", file=out)
+            continue
+        figures = ", ".join(f"{name} {diff:+d}" for name, diff in sorted(report.drift.items()))
+        status = "repaired" if report.repaired else "DRIFT"
+        print(f"{report.event_id}: {status} (summary minus ledger: {figures})", file=out)
+    drifted = sum(1 for r in reports if r.drift)
+    print(f"{len(reports)} events checked, {drifted} with drift", file=out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.reconcile", description=__doc__)
+    parser.add_argument("--table", help="check this DynamoDB table (default: the local stack)")
+    parser.add_argument(
+        "--endpoint-url", help="DynamoDB endpoint (default: AWS, or the local stack)"
+    )
+    parser.add_argument("--repair", action="store_true", help="rewrite drifted summaries")
+    parser.add_argument("--stack-file", type=Path, default=STACK_FILE)
+    args = parser.parse_args(argv)
+    table, endpoint = args.table, args.endpoint_url
+    if table is None:
+        if not args.stack_file.exists():
+            print(
+                f"no --table given and no local stack ({args.stack_file} is missing): "
+                "start `make dev` or name a table",
+                file=sys.stderr,
+            )
+            return 2
+        stack = json.loads(args.stack_file.read_text(encoding="utf-8"))
+        table, endpoint = stack["table_name"], endpoint or stack["moto_endpoint"]
+    client = _client(endpoint)
+    reports = reconcile(
+        LedgerTable(client, table), ProjectionStore(client, table), repair=args.repair
+    )
+    _print(reports, out)
+    unrepaired = [r for r in reports if r.drift and not r.repaired]
+    return 1 if unrepaired else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
