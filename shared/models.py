@@ -272,7 +272,9 @@ class Summary(BaseModel):
     void_count: int = 0
     gross_cents: int = 0
     voided_cents: int = 0
-    by_method_cents: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(PAYMENT_METHODS, 0))
+    by_method_cents: dict[str, int] = Field(
+        default_factory=lambda: dict.fromkeys(PAYMENT_METHODS, 0)
+    )
     last_payment_at: datetime | None = None
 
     @property
