@@ -18,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 # Local tools never need an AWS account; a real region keeps SDKs and linters quiet.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev reconcile test lint format typecheck template-check unit integration e2e clean
+.PHONY: help install dev reconcile bench test lint format typecheck template-check unit integration e2e clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA
 
 reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=name); REPAIR=1 fixes drift
 	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE)) $(if $(REPAIR),--repair)
+
+bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
+	$(PY) tests/bench/bench_pipeline.py
 
 # --- checks --------------------------------------------------------------------------------
 

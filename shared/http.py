@@ -190,11 +190,14 @@ def check_request(event: dict[str, Any], *, has_body: bool) -> None:
     if not raw.strip():
         raise ValidationFailed.field("body", "must be a JSON object")
     try:
-        json_loads(raw)
+        body = json_loads(raw)
     except _DuplicateKey as dup:
         raise ValidationFailed.field(str(dup), "appears more than once in the body") from None
     except (ValueError, RecursionError):
         raise ValidationFailed.field("body", "must be valid JSON") from None
+    if not isinstance(body, dict):
+        # Checked here because Powertools would take a list's first element as the body.
+        raise ValidationFailed.field("body", "must be a JSON object")
 
 
 def authenticate(event: dict[str, Any], *, signing_key: str, required: bool) -> Admin | None:

@@ -62,13 +62,14 @@ def _to_cents(amount: Decimal) -> int:
         raise MoneyError("must be a finite number")
     if amount <= 0:
         raise MoneyError("must be greater than 0")
-    exponent = amount.as_tuple().exponent
-    # Trailing zeros are fine (150.000 is 150.00); a real third decimal is not.
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
-        raise MoneyError("must have at most 2 decimal places")
+    # Size first: quantizing a 30-digit number would exceed the decimal context's precision.
     if amount.adjusted() > 15:
         raise MoneyError("is too large")
-    return int(amount.scaleb(2).to_integral_exact())
+    cents = amount.scaleb(2)
+    # Trailing zeros are fine (150.000 is 150.00); a real third decimal is not.
+    if cents != cents.to_integral_value():
+        raise MoneyError("must have at most 2 decimal places")
+    return int(cents)
 
 
 def format_cents(cents: int) -> str:

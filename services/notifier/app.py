@@ -42,7 +42,7 @@ from shared.mail import (
     SpoolingSender,
 )
 from shared.observability import get_logger
-from shared.stream import LedgerEntry, parse_record
+from shared.stream import LedgerEntry, MalformedRecord, parse_record, sequence_number
 
 logger = get_logger()
 
@@ -132,7 +132,18 @@ def make_handler(
         return {"sent": True, "recipients": len(message.to)}
 
     def record_handler(record: DynamoDBRecord) -> None:
-        entry = parse_record(record.raw_event)  # MalformedRecord propagates: a poison record
+        try:
+            entry = parse_record(record.raw_event)
+        except MalformedRecord as exc:
+            # A poison record: reported as failed, retried, then left in the on-failure queue.
+            logger.error(
+                "unreadable ledger record",
+                extra={
+                    "sequence_number": sequence_number(record.raw_event),
+                    "reason": str(exc),
+                },
+            )
+            raise
         if entry is None:
             logger.debug("record ignored", extra={"event_name": record.raw_event.get("eventName")})
             return
