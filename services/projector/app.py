@@ -27,7 +27,11 @@ class RecordNotProjected(RuntimeError):
 
 
 def make_handler(store: ProjectionStore) -> Handler:
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    # A batch in which every record failed is reported like any partial failure (Lambda
+    # retries from the first failed record) rather than as an invocation error.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
 
     @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
