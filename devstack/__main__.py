@@ -1,0 +1,93 @@
+"""`python -m devstack` (what `make dev` runs): the whole system on loopback, one command.
+
+Settings come from the environment: PORT (8000; 0 picks a free port), ADMIN_EMAIL,
+ADMIN_PASSWORD (random and printed when unset), MAIL_DIR (.local/mail), STACK_FILE
+(.local/stack.json), SEED (1), WORKERS (4 per function), TEMPLATE (template.yaml).
+Ctrl-C or SIGTERM stops everything it started and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from types import FrameType
+
+from devstack.seed import SeedError
+from devstack.stack import LocalStack, Settings, StartupError, start_stack
+from devstack.template import DeployError
+
+log = logging.getLogger("devstack")
+
+
+class _StopRequested(Exception):
+    """Raised in the main thread by the first SIGINT/SIGTERM."""
+
+
+def _on_stop_signal(signum: int, _frame: FrameType | None) -> None:
+    # A second signal while stopping means "now": workers notice their closed stdin and exit.
+    signal.signal(signal.SIGINT, _force_exit)
+    signal.signal(signal.SIGTERM, _force_exit)
+    raise _StopRequested(signal.Signals(signum).name)
+
+
+def _force_exit(_signum: int, _frame: FrameType | None) -> None:
+    os._exit(1)
+
+
+def banner(stack: LocalStack, settings: Settings) -> str:
+    password = stack.admin_password if stack.password_generated else "(the ADMIN_PASSWORD you set)"
+    lines = [
+        "",
+        "SCC Payments local stack is up",
+        f"  URL:       {stack.url}/",
+        f"  Admin:     {stack.admin_email}",
+        f"  Password:  {password}",
+        f"  Mail dir:  {settings.mail_dir}",
+        f"  moto:      {stack.moto_endpoint}   (table {stack.table_name})",
+        "  Data lives in moto's memory: it is gone when this process stops.",
+        "  Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    signal.signal(signal.SIGINT, _on_stop_signal)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    stack: LocalStack | None = None
+    try:
+        stack = start_stack(settings)
+        print(banner(stack, settings), flush=True)
+        while True:
+            time.sleep(3600)
+    except _StopRequested as stop:
+        log.info("%s received: stopping", stop)
+        return 0
+    except (StartupError, SeedError, DeployError) as exc:
+        log.error("the local stack failed to start: %s", exc)
+        return 1
+    except Exception:
+        log.exception("the local stack failed to start")
+        return 1
+    finally:
+        if stack is not None:
+            stack.close()
+            log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

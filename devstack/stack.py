@@ -1,0 +1,283 @@
+"""The whole local stack: moto server + template.yaml deployed into it + workers + gateway.
+
+`start_stack()` brings it up in order and `LocalStack.close()` takes it down in reverse;
+`python -m devstack` (devstack/__main__.py) adds settings, signals and the banner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from devstack.gateway import Api, FunctionFailed, GatewayServer, RouteTable
+from devstack.runner import DEFAULT_MAX_WORKERS, FunctionRunner, InvokeError
+from devstack.seed import seed_demo_events
+from devstack.template import DEFAULT_REGION, StackInfo, deploy
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+
+
+class StartupError(RuntimeError):
+    """The stack cannot start for a reason the message fully explains (no traceback needed)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `python -m devstack` can be told, read from the environment once."""
+
+    port: int = 8000
+    admin_email: str = "admin@scc.local"
+    admin_password: str | None = None
+    mail_dir: Path = REPO_ROOT / ".local" / "mail"
+    stack_file: Path = REPO_ROOT / ".local" / "stack.json"
+    template_path: Path = REPO_ROOT / "template.yaml"
+    static_root: Path = REPO_ROOT / "frontend"
+    seed: bool = True
+    max_workers: int = DEFAULT_MAX_WORKERS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        defaults = cls()
+        return cls(
+            port=_int_setting(env, "PORT", defaults.port, 0, 65535),
+            admin_email=env.get("ADMIN_EMAIL") or defaults.admin_email,
+            admin_password=env.get("ADMIN_PASSWORD") or None,
+            mail_dir=_path_setting(env, "MAIL_DIR", defaults.mail_dir),
+            stack_file=_path_setting(env, "STACK_FILE", defaults.stack_file),
+            template_path=_path_setting(env, "TEMPLATE", defaults.template_path),
+            seed=env.get("SEED", "1") not in ("0", "false", "no"),
+            max_workers=_int_setting(env, "WORKERS", defaults.max_workers, 1, 32),
+        )
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _path_setting(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass
+class LocalStack:
+    """A running stack; `close()` stops what `start_stack` started (and nothing else)."""
+
+    url: str
+    moto_endpoint: str
+    info: StackInfo
+    admin_email: str
+    admin_password: str
+    password_generated: bool
+    runner: FunctionRunner
+    seeded_event_ids: list[str] = field(default_factory=list)
+    _cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+
+    @property
+    def table_name(self) -> str:
+        tables = self.info.tables
+        return tables.get("PaymentsTable") or next(iter(tables.values()), "")
+
+    def close(self) -> None:
+        self._cleanup.close()
+
+
+def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.info) -> LocalStack:
+    """Start moto, the gateway (answering 503 meanwhile), deploy, start workers, seed."""
+    quiet_moto()
+    cleanup = contextlib.ExitStack()
+    try:
+        moto_endpoint = _start_moto(cleanup)
+        announce(f"moto server on {moto_endpoint}")
+        gateway, stop_gateway = _start_gateway(cleanup, settings)
+        settings.mail_dir.mkdir(parents=True, exist_ok=True)
+        password = settings.admin_password or secrets.token_urlsafe(12)
+        parameters = template_parameters(settings.admin_email, password, gateway.url)
+        info = deploy(_moto_session(), moto_endpoint, settings.template_path, parameters)
+        announce(
+            f"deployed {settings.template_path.name}: {len(info.functions)} functions, "
+            f"{len(info.routes)} routes, {len(info.tables)} tables, {len(info.event_sources)} event sources"
+        )
+        runner = FunctionRunner.for_functions(
+            info.functions,
+            endpoint_url=moto_endpoint,
+            region=info.region,
+            repo_root=REPO_ROOT,
+            max_workers=settings.max_workers,
+        )
+        cleanup.callback(runner.stop)
+        # Registered again so that, on the way down, no request arrives once workers stop.
+        cleanup.callback(stop_gateway)
+        gateway.api = Api(
+            routes=RouteTable(info.routes),
+            cors=info.cors,
+            invoke=_invoker(runner),
+            account_id=_account_id(info),
+        )
+        stack = LocalStack(
+            url=gateway.url,
+            moto_endpoint=moto_endpoint,
+            info=info,
+            admin_email=settings.admin_email,
+            admin_password=password,
+            password_generated=settings.admin_password is None,
+            runner=runner,
+        )
+        if settings.seed:
+            stack.seeded_event_ids = seed_demo_events(gateway.url, settings.admin_email, password)
+            announce(f"seeded demo events: {', '.join(stack.seeded_event_ids)}")
+        gateway.ready.set()
+        _write_stack_file(cleanup, settings.stack_file, stack)
+    except BaseException:
+        cleanup.close()
+        raise
+    stack._cleanup = cleanup
+    return stack
+
+
+def template_parameters(admin_email: str, admin_password: str, url: str) -> dict[str, str]:
+    """Parameter values for template.yaml; the signing key is new on every start."""
+    # Imported here: shared/ belongs to the functions; devstack only borrows its hash.
+    from shared.auth import hash_password
+
+    return {
+        "Stage": "dev",
+        "AdminEmail": admin_email,
+        "AdminPasswordHash": hash_password(admin_password),
+        "TokenSigningKey": secrets.token_urlsafe(32),
+        "AllowedOrigin": url,
+    }
+
+
+def quiet_moto() -> None:
+    """moto logs every request and warns about resources it skips on purpose (the HTTP API,
+    which devstack's gateway serves); everything else it says still gets through."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _SkippedResourceFilter) for f in moto_logger.filters):
+        moto_logger.addFilter(_SkippedResourceFilter())
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+
+
+class _SkippedResourceFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No Moto CloudFormation support for")
+
+
+def _start_moto(cleanup: contextlib.ExitStack) -> str:
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+    server.start()
+    cleanup.callback(server.stop)
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+def _start_gateway(
+    cleanup: contextlib.ExitStack, settings: Settings
+) -> tuple[GatewayServer, Callable[[], None]]:
+    try:
+        gateway = GatewayServer((LOOPBACK, settings.port), static_root=settings.static_root)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {LOOPBACK}:{settings.port} ({exc.strerror}); "
+            "set PORT to a free port, or PORT=0 to pick one"
+        ) from exc
+    thread = threading.Thread(target=gateway.serve_forever, name="gateway", daemon=True)
+    thread.start()
+    stopped = threading.Event()
+
+    def stop() -> None:
+        if stopped.is_set():
+            return
+        stopped.set()
+        gateway.shutdown()
+        gateway.server_close()
+        thread.join(timeout=5)
+
+    cleanup.callback(stop)
+    return gateway, stop
+
+
+def _moto_session() -> boto3.Session:
+    # Explicit fake credentials: the developer's real ones must never reach the local stack.
+    return boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+        region_name=DEFAULT_REGION,
+    )
+
+
+def _invoker(runner: FunctionRunner) -> Callable[[str, dict[str, Any]], Any]:
+    def invoke(logical_id: str, event: dict[str, Any]) -> Any:
+        try:
+            result = runner.invoke(logical_id, event)
+        except InvokeError as exc:
+            # Lambda reports an init failure, a crash or a timeout as a function error, which
+            # API Gateway turns into a 500 (the details are in the function's log above).
+            raise FunctionFailed(500, "internal", f"{exc.kind}: {exc}") from exc
+        if not result.ok:
+            error = result.error
+            raise FunctionFailed(
+                500,
+                "internal",
+                f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}",
+            )
+        return result.payload
+
+    return invoke
+
+
+def _account_id(info: StackInfo) -> str:
+    for spec in info.functions.values():
+        parts = spec.arn.split(":")
+        if len(parts) > 4 and parts[4]:
+            return parts[4]
+    return "123456789012"
+
+
+def _write_stack_file(cleanup: contextlib.ExitStack, path: Path, stack: LocalStack) -> None:
+    """`.local/stack.json` tells other tools (tests, scripts) where the running stack is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {
+        "url": stack.url,
+        "moto_endpoint": stack.moto_endpoint,
+        "table_name": stack.table_name,
+        "pid": os.getpid(),
+        "tables": stack.info.tables,
+        "functions": {k: v.name for k, v in stack.info.functions.items()},
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)  # atomic: readers never see half a file
+
+    def remove() -> None:
+        # Only our own file: another stack may have been started since and own it now.
+        with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+
+    cleanup.callback(remove)
