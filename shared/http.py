@@ -207,9 +207,6 @@ def authenticate(event: dict[str, Any], *, signing_key: str, required: bool) -> 
     return verify_token(bearer_token(authorization), key=signing_key)
 
 
-AdminGuard = Callable[[dict[str, Any]], Admin | None]
-
-
 def handle(
     app: APIGatewayHttpResolver,
     event: dict[str, Any],
@@ -254,6 +251,32 @@ def _early_response(
         "isBase64Encoded": False,
         "cookies": [],
     }
+
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def make_api_handler(
+    app: APIGatewayHttpResolver,
+    *,
+    signing_key: str,
+    public_routes: frozenset[str],
+    optional_auth_routes: frozenset[str] = frozenset(),
+) -> Handler:
+    """The Lambda entry point of an API function: logging context, guard, then routing."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return handle(
+            app,
+            event,
+            context,
+            signing_key=signing_key,
+            public_routes=public_routes,
+            optional_auth_routes=optional_auth_routes,
+        )
+
+    return lambda_handler
 
 
 def current_admin(app: APIGatewayHttpResolver) -> Admin:

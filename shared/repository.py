@@ -347,35 +347,13 @@ def _event(data: dict[str, Any]) -> Event:
 
 
 def payment_from_item(data: dict[str, Any]) -> Payment:
-    return Payment(
-        payment_id=data["payment_id"],
-        event_id=data["event_id"],
-        patron_name=data["patron_name"],
-        amount_cents=decimal_to_int(data["amount_cents"]),
-        currency=data["currency"],
-        payment_method=data["payment_method"],
-        notes=data.get("notes"),
-        reference=data.get("reference"),
-        received_at=parse_iso_z(data["received_at"]),
-        logged_by=data["logged_by"],
-        timestamp=parse_iso_z(data["timestamp"]),
-        patron_email=data.get("patron_email"),
-        request_fingerprint=data["request_fingerprint"],
-    )
+    # Item attributes are the model's fields; pydantic parses the ISO times and refuses a
+    # fractional amount_cents (Decimal("150.5") is not an int).
+    return Payment.model_validate(data)
 
 
 def void_from_item(data: dict[str, Any]) -> Void:
-    return Void(
-        payment_id=data["payment_id"],
-        event_id=data["event_id"],
-        reason=data["reason"],
-        voided_by=data["voided_by"],
-        timestamp=parse_iso_z(data["timestamp"]),
-        amount_cents=decimal_to_int(data["amount_cents"]),
-        currency=data["currency"],
-        payment_method=data["payment_method"],
-        patron_name=data["patron_name"],
-    )
+    return Void.model_validate(data)
 
 
 def void_item(void: Void) -> dict[str, Any]:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.ingest import logic
 from shared.config import IngestConfig
-from shared.http import create_app, current_admin, handle, json_response, logger
+from shared.http import (
+    Handler,
+    create_app,
+    current_admin,
+    json_response,
+    logger,
+    make_api_handler,
+)
 from shared.models import (
     CreateEventRequest,
     EventView,
@@ -70,22 +75,10 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
     return app
 
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def make_handler(config: IngestConfig, table: LedgerTable) -> Handler:
     """The Lambda entry point for a given configuration (tests build one per case)."""
-    app = build_app(config, table)
-    signing_key = config.token_signing_key.get_secret_value()
-
-    @logger.inject_lambda_context(clear_state=True)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(
-            app,
-            event,
-            context,
-            signing_key=signing_key,
-            public_routes=PUBLIC_ROUTES,
-        )
-
-    return lambda_handler
+    return make_api_handler(
+        build_app(config, table),
+        signing_key=config.token_signing_key.get_secret_value(),
+        public_routes=PUBLIC_ROUTES,
+    )

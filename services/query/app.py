@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.query import logic
 from shared.config import QueryConfig
-from shared.http import create_app, handle, json_response, logger, optional_admin
+from shared.http import (
+    Handler,
+    create_app,
+    json_response,
+    make_api_handler,
+    optional_admin,
+)
 from shared.models import Health
 from shared.repository import LedgerTable
 
@@ -50,23 +54,11 @@ def build_app(config: QueryConfig, table: LedgerTable) -> APIGatewayHttpResolver
     return app
 
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def make_handler(config: QueryConfig, table: LedgerTable) -> Handler:
     """The Lambda entry point for a given configuration (tests build one per case)."""
-    app = build_app(config, table)
-    signing_key = config.token_signing_key.get_secret_value()
-
-    @logger.inject_lambda_context(clear_state=True)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(
-            app,
-            event,
-            context,
-            signing_key=signing_key,
-            public_routes=PUBLIC_ROUTES,
-            optional_auth_routes=OPTIONAL_AUTH_ROUTES,
-        )
-
-    return lambda_handler
+    return make_api_handler(
+        build_app(config, table),
+        signing_key=config.token_signing_key.get_secret_value(),
+        public_routes=PUBLIC_ROUTES,
+        optional_auth_routes=OPTIONAL_AUTH_ROUTES,
+    )
