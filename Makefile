@@ -10,6 +10,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .tools/checkov
+# Deploys: SAM_ENV is a samconfig.toml environment (default: the production stack, or dev);
+# STAGE is the site slot deploy-frontend fills (prod: /, staging: /_staging/).
+SAM_ENV ?= default
+STAGE ?= prod
+STACK_NAME ?= scc-payments
 PYTEST_ARGS ?=
 PORT ?= 8000
 
@@ -19,6 +25,8 @@ export PYTHONPATH := $(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help install dev reconcile bench test lint format typecheck template-check unit integration e2e clean
+.PHONY: build-check security-scan schemas invoke deploy deploy-frontend
+.PHONY: chromium browser screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,7 +44,13 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	@touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtualenvs (done by dev/test too)
+# checkov pins its own dependencies too (.tools/checkov).
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs (done by dev/test too)
 
 # --- running -------------------------------------------------------------------------------
 
@@ -44,7 +58,7 @@ dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA
 	PORT=$(PORT) $(PY) -m devstack
 
 reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=name); REPAIR=1 fixes drift
-	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE)) $(if $(REPAIR),--repair)
+	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
 
 bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
 	$(PY) tests/bench/bench_pipeline.py
@@ -72,11 +86,52 @@ unit: $(VENV)/.installed ## Unit tests (no sockets)
 integration: $(VENV)/.installed ## Integration tests (handlers on moto, tables from template.yaml)
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-e2e: $(VENV)/.installed ## End-to-end tests against the local stack over HTTP
+e2e: $(VENV)/.installed chromium ## End-to-end tests against the local stack over HTTP (and in Chromium)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-test: lint typecheck template-check ## Every check: lint, types, template, all tests
+# Headless Chromium for the browser tests, from the Debian package (idempotent; sudo only when
+# not root). Playwright drives it directly: no `playwright install`, no downloaded browsers.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## Install Chromium (Debian package) for the browser tests if it is missing
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	echo "Installing chromium (Debian package) for the browser tests"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	test -x "$(CHROMIUM)"
+
+browser: $(VENV)/.installed chromium ## Browser tests only (the admin app in headless Chromium)
+	$(PY) -m pytest tests/e2e/browser $(PYTEST_ARGS)
+
+screenshots: $(VENV)/.installed chromium ## PNGs of the app (event list, open modal, phone) into docs/screenshots/
+	$(PY) tests/e2e/browser/screenshots.py docs/screenshots
+
+build-check: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no container): the deployable artifacts in .aws-sam/build
+	$(SAM) build --template template.yaml
+
+security-scan: $(CHECKOV_VENV)/.installed ## checkov on template.yaml (suppressions carry reasons in the template)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+schemas: $(VENV)/.installed ## Regenerate events_schema/*.json and shared/openapi.json from the models
+	$(PY) events_schema/generate.py
+
+invoke: $(VENV)/.installed ## Run one function on an event: make invoke FUNCTION=QueryFunction EVENT=events_schema/samples/query-health.json [STACK=.local/stack.json]
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=<file> [STACK=.local/stack.json]"; exit 2; }
+	$(PY) -m devstack.invoke --function $(FUNCTION) --event $(EVENT) $(if $(STACK),--stack-file $(STACK))
+
+deploy: $(SAM_VENV)/.installed ## sam build + sam deploy (guided the first time; SAM_ENV=dev|staging|prod from samconfig.toml)
+	$(SAM) build --template template.yaml
+	@# Guided (prompts, then saved to samconfig.toml) while the stack does not exist yet.
+	if $(SAM) list stack-outputs --config-env $(SAM_ENV) >/dev/null 2>&1 && [ -z "$(GUIDED)" ]; then \
+		$(SAM) deploy --config-env $(SAM_ENV); \
+	else \
+		$(SAM) deploy --guided --config-env $(SAM_ENV); \
+	fi
+
+deploy-frontend: $(VENV)/.installed ## Upload frontend/ and invalidate CloudFront: STAGE=staging (/_staging/) or prod (/) [STACK_NAME=scc-payments]
+	$(PY) build/deploy_frontend.py --stack-name $(STACK_NAME) --stage $(STAGE)
+
+test: lint typecheck template-check security-scan build-check chromium ## Every check: lint, types, template, IaC scan, sam build, all tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-clean: ## Remove virtualenvs, caches and local state
+clean: ## Remove virtualenvs, caches, build output and local state
 	rm -rf $(VENV) .tools .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -39,14 +39,17 @@ def _force_exit(_signum: int, _frame: FrameType | None) -> None:
 
 def banner(stack: LocalStack, settings: Settings) -> str:
     password = stack.admin_password if stack.password_generated else "(the ADMIN_PASSWORD you set)"
+    consumers = ", ".join(p.name for p in stack.pollers) or "(no stream consumers in the template)"
     lines = [
         "",
         "SCC Payments local stack is up",
         f"  URL:       {stack.url}/",
         f"  Admin:     {stack.admin_email}",
         f"  Password:  {password}",
-        f"  Mail dir:  {settings.mail_dir}",
+        f"  Mail dir:  {settings.mail_dir}   (one .eml file per mail sent)",
+        f"  Streams:   {consumers}",
         f"  moto:      {stack.moto_endpoint}   (table {stack.table_name})",
+        "  Totals check: make reconcile",
         "  Data lives in moto's memory: it is gone when this process stops.",
         "  Ctrl-C to stop.",
         "",

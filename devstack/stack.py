@@ -15,13 +15,16 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from devstack.gateway import Api, FunctionFailed, GatewayServer, RouteTable
+from devstack.pollers import PollerGroup, describe, moto_iterator_janitor, start_pollers
 from devstack.runner import DEFAULT_MAX_WORKERS, FunctionRunner, InvokeError
 from devstack.seed import seed_demo_events
 from devstack.template import DEFAULT_REGION, StackInfo, deploy
@@ -94,6 +97,8 @@ class LocalStack:
     admin_password: str
     password_generated: bool
     runner: FunctionRunner
+    mail_dir: Path | None = None
+    pollers: PollerGroup = field(default_factory=lambda: PollerGroup([]))
     seeded_event_ids: list[str] = field(default_factory=list)
     _cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
@@ -122,14 +127,24 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
             f"deployed {settings.template_path.name}: {len(info.functions)} functions, "
             f"{len(info.routes)} routes, {len(info.tables)} tables, {len(info.event_sources)} event sources"
         )
+        for address in verify_mail_senders(info, moto_endpoint):
+            announce(f"SES sender identity verified in moto: {address}")
         runner = FunctionRunner.for_functions(
             info.functions,
             endpoint_url=moto_endpoint,
             region=info.region,
             repo_root=REPO_ROOT,
             max_workers=settings.max_workers,
+            # The notifier's SpoolingSender keeps every sent mail here as an .eml file.
+            extra_env={"MAIL_DIR": str(settings.mail_dir)},
         )
         cleanup.callback(runner.stop)
+        pollers = _start_pollers(info, runner, moto_endpoint)
+        # Registered after the runner, so it runs before it on the way down: no new batch
+        # starts once workers are being stopped.
+        cleanup.callback(pollers.stop)
+        for poller in pollers:
+            announce(f"stream poller: {describe(poller.settings)}")
         # Registered again so that, on the way down, no request arrives once workers stop.
         cleanup.callback(stop_gateway)
         gateway.api = Api(
@@ -146,6 +161,8 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
             admin_password=password,
             password_generated=settings.admin_password is None,
             runner=runner,
+            mail_dir=settings.mail_dir,
+            pollers=pollers,
         )
         if settings.seed:
             stack.seeded_event_ids = seed_demo_events(gateway.url, settings.admin_email, password)
@@ -251,6 +268,50 @@ def _invoker(runner: FunctionRunner) -> Callable[[str, dict[str, Any]], Any]:
     return invoke
 
 
+def _moto_client(service: str, endpoint_url: str) -> Any:
+    # Account-id based endpoints break moto's DynamoDB Streams (see TOOLCHAIN.md).
+    return _moto_session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
+    )
+
+
+def verify_mail_senders(info: StackInfo, moto_endpoint: str) -> list[str]:
+    """Verify, in moto's SES, every sender address a function is configured with.
+
+    SES (and so moto) refuses mail from an unverified identity; in AWS the operator verifies
+    the sender once per account. Any function with SES_SENDER_EMAIL counts, not a named one.
+    """
+    addresses = sorted(
+        {
+            parseaddr(spec.environment["SES_SENDER_EMAIL"])[1]
+            for spec in info.functions.values()
+            if spec.environment.get("SES_SENDER_EMAIL")
+        }
+        - {""}
+    )
+    if addresses:
+        sesv2 = _moto_client("sesv2", moto_endpoint)
+        for address in addresses:
+            sesv2.create_email_identity(EmailIdentity=address)
+    return addresses
+
+
+def _start_pollers(info: StackInfo, runner: FunctionRunner, moto_endpoint: str) -> PollerGroup:
+    """Lambda's side of every DynamoDB stream mapping in the template (devstack/pollers.py)."""
+    try:
+        return start_pollers(
+            info,
+            runner,
+            streams=_moto_client("dynamodbstreams", moto_endpoint),
+            sqs=_moto_client("sqs", moto_endpoint),
+            forget_iterator=moto_iterator_janitor(_account_id(info), info.region),
+        )
+    except ValueError as exc:  # an invalid FilterCriteria pattern: AWS would refuse it too
+        raise StartupError(f"event source mapping refused: {exc}") from exc
+
+
 def _account_id(info: StackInfo) -> str:
     for spec in info.functions.values():
         parts = spec.arn.split(":")
@@ -269,6 +330,8 @@ def _write_stack_file(cleanup: contextlib.ExitStack, path: Path, stack: LocalSta
         "pid": os.getpid(),
         "tables": stack.info.tables,
         "functions": {k: v.name for k, v in stack.info.functions.items()},
+        "mail_dir": str(stack.mail_dir) if stack.mail_dir is not None else None,
+        "stream_consumers": [p.name for p in stack.pollers],
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")

@@ -1,93 +1,89 @@
-// SCC Payments: sign in, then list events. Every piece of server data reaches the page through
-// textContent and createElement, never parsed as markup, so a name can never become HTML.
+// SCC Payments admin app. Every piece of server or user data reaches the page through
+// textContent, element properties and createElement: nothing is ever parsed as markup, so a
+// patron named "<img src=x onerror=alert(1)>" is shown as exactly that text.
+
+import { ApiError, NetworkError, api } from "./api.js";
+import { uuid7 } from "./ids.js";
+import { MoneyError, formatMoney, parseAmountCents } from "./money.js";
 
 const SESSION_KEY = "scc.session";
+const METHODS = ["cash", "card", "check", "venmo"];
+const METHOD_LABELS = { cash: "Cash", card: "Card", check: "Check", venmo: "Venmo" };
+const PATRON_NAME_MAX = 120;
+const NOTES_MAX = 1000;
+const REFERENCE_MAX = 100;
+const EMAIL_MAX = 254;
+const VOID_REASON_MAX = 500;
+const EMAIL = /^[^@\s<>"',;]+@[^@\s<>"',;]+\.[A-Za-z]{2,}$/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const CONTROL_MULTILINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const CONFIRM_TIMEOUT_MS = 60000;
+const EXPIRED_MESSAGE = "Your session has expired or was rejected. Please sign in again.";
 
 const $ = (id) => document.getElementById(id);
 
-// --- session (sessionStorage: gone when the tab closes) ---------------------------------------
+function el(tag, { className, text, attrs } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+// --- session (sessionStorage: gone when the tab closes) ----------------------------------------
+
+let session = null;
+let expiryTimer = 0;
 
 function loadSession() {
   try {
-    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-    if (!session || typeof session.token !== "string") return null;
-    if (session.expiresAt && Date.parse(session.expiresAt) <= Date.now()) {
-      clearSession();
+    const stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    if (!stored || typeof stored.token !== "string") return null;
+    if (stored.expiresAt && Date.parse(stored.expiresAt) <= Date.now()) {
+      sessionStorage.removeItem(SESSION_KEY);
       return null;
     }
-    return session;
+    return stored;
   } catch {
     return null;
   }
 }
 
-function saveSession(session) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+function startSession(next) {
+  session = next;
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
+  clearTimeout(expiryTimer);
+  const left = next.expiresAt ? Date.parse(next.expiresAt) - Date.now() : NaN;
+  if (Number.isFinite(left) && left < 2 ** 31 - 1) {
+    expiryTimer = setTimeout(() => endSession(EXPIRED_MESSAGE), Math.max(0, left));
+  }
 }
 
-function clearSession() {
+function endSession(message) {
+  session = null;
+  clearTimeout(expiryTimer);
   sessionStorage.removeItem(SESSION_KEY);
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  cards.clear();
+  showSignIn(message);
 }
 
-// --- API ---------------------------------------------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && body.error && body.error.message) || `Request failed (${status})`);
-    this.status = status;
-    this.body = body;
+// Every authenticated call: a 401 (expired or rejected token) sends the admin back to sign-in.
+async function authed(path, options = {}) {
+  if (!session) {
+    endSession(EXPIRED_MESSAGE);
+    throw new ApiError(401, null);
+  }
+  try {
+    return await api(path, { ...options, token: session.token });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) endSession(EXPIRED_MESSAGE);
+    throw error;
   }
 }
 
-async function api(path, { method = "GET", body, token } = {}) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  let data = null;
-  const text = await response.text();
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
-
-// --- formatting --------------------------------------------------------------------------------
-
-// Integer cents to "1,234.50": integer arithmetic only, so no float ever touches money.
-function formatCents(cents, currency) {
-  if (!Number.isInteger(cents)) return "";
-  const sign = cents < 0 ? "-" : "";
-  const absolute = Math.abs(cents);
-  const whole = Math.trunc(absolute / 100).toLocaleString("en-US");
-  const fraction = String(absolute % 100).padStart(2, "0");
-  return `${sign}${currency || ""} ${whole}.${fraction}`.trim();
-}
-
-function formatDate(isoDate) {
-  // Dates are calendar dates (YYYY-MM-DD): format them in UTC so no time zone shifts the day.
-  const parsed = new Date(`${isoDate}T00:00:00Z`);
-  if (Number.isNaN(parsed.getTime())) return String(isoDate || "");
-  return parsed.toLocaleDateString(undefined, {
-    timeZone: "UTC",
-    weekday: "short",
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-  });
-}
-
-// --- views -------------------------------------------------------------------------------------
+// --- small view helpers ------------------------------------------------------------------------
 
 function show(element, visible) {
   element.hidden = !visible;
@@ -98,6 +94,85 @@ function showError(element, message) {
   show(element, Boolean(message));
 }
 
+function toast(message, kind = "ok") {
+  const item = el("p", { className: `toast toast-${kind}`, text: message });
+  $("toasts").append(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+function formatDay(isoDate) {
+  // Calendar dates (YYYY-MM-DD): formatted in UTC so no time zone shifts the day.
+  const parsed = new Date(`${isoDate}T00:00:00Z`);
+  if (Number.isNaN(parsed.getTime())) return String(isoDate || "");
+  return parsed.toLocaleDateString("en-US", {
+    timeZone: "UTC",
+    weekday: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+  });
+}
+
+function formatMoment(iso) {
+  const parsed = new Date(iso);
+  if (Number.isNaN(parsed.getTime())) return String(iso || "");
+  return parsed.toLocaleString("en-US", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function localDateTimeValue(date = new Date()) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
+}
+
+// Per-field messages (client checks and the server's 400 "fields") next to their inputs.
+function clearFieldErrors(form) {
+  for (const node of form.querySelectorAll(".field-error")) showError(node, "");
+  for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
+function showFieldErrors(form, fields) {
+  let first = null;
+  const unplaced = [];
+  for (const [name, message] of Object.entries(fields || {})) {
+    const slot = form.querySelector(`.field-error[data-field="${CSS.escape(name)}"]`);
+    if (!slot) {
+      unplaced.push(`${name}: ${message}`);
+      continue;
+    }
+    showError(slot, `${labelFor(slot)} ${message}`);
+    const input = form.querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      first = first || input;
+    }
+  }
+  if (first) first.focus();
+  return unplaced;
+}
+
+function labelFor(slot) {
+  const input = slot.closest("form").querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`);
+  const label = input && input.labels && input.labels[0];
+  if (!label) return "This field";
+  const text = (label.firstChild && label.firstChild.textContent) || label.textContent;
+  return text.trim();
+}
+
+function checkText(value, { required = false, max, multiline = false }) {
+  const text = value.trim();
+  if (required && !text) return "is required";
+  if ((multiline ? CONTROL_MULTILINE : CONTROL).test(text)) {
+    return "must not contain control characters";
+  }
+  if (text.length > max) return `must be at most ${max} characters`;
+  return null;
+}
+
+// --- sign-in -----------------------------------------------------------------------------------
+
 function showSignIn(message) {
   show($("session"), false);
   show($("events"), false);
@@ -105,61 +180,6 @@ function showSignIn(message) {
   showError($("sign-in-error"), message);
   $("event-list").replaceChildren();
   $("email").focus();
-}
-
-function showEvents(session) {
-  show($("sign-in"), false);
-  show($("session"), true);
-  show($("events"), true);
-  $("session-email").textContent = session.email || "";
-  loadEvents(session);
-}
-
-function eventItem(event) {
-  const item = document.createElement("li");
-  item.className = "event";
-
-  const name = document.createElement("h3");
-  name.textContent = event.event_name || event.event_id || "";
-  item.append(name);
-
-  const details = document.createElement("p");
-  details.className = "muted";
-  details.textContent = [formatDate(event.date), event.location].filter(Boolean).join(" · ");
-  item.append(details);
-
-  const summary = event.summary;
-  if (summary && Number.isInteger(summary.net_cents)) {
-    const net = document.createElement("p");
-    net.className = "net";
-    net.textContent = `Collected ${formatCents(summary.net_cents, event.currency)}`;
-    if (Number.isInteger(summary.payment_count)) {
-      net.textContent += ` (${summary.payment_count} payment${summary.payment_count === 1 ? "" : "s"})`;
-    }
-    item.append(net);
-  }
-  return item;
-}
-
-async function loadEvents(session) {
-  const status = $("events-status");
-  const list = $("event-list");
-  showError($("events-error"), "");
-  status.textContent = "Loading events…";
-  try {
-    const data = await api("/api/events", { token: session.token });
-    const events = Array.isArray(data && data.events) ? data.events : [];
-    list.replaceChildren(...events.map(eventItem));
-    status.textContent = events.length ? "" : "No events yet.";
-  } catch (error) {
-    status.textContent = "";
-    if (error instanceof ApiError && error.status === 401) {
-      clearSession();
-      showSignIn("Your session has expired. Please sign in again.");
-      return;
-    }
-    showError($("events-error"), "Could not load the events. Check your connection and try again.");
-  }
 }
 
 async function signIn(event) {
@@ -174,13 +194,12 @@ async function signIn(event) {
   submit.disabled = true;
   showError($("sign-in-error"), "");
   try {
-    const data = await api("/api/auth/login", { method: "POST", body: { email, password } });
-    const session = { token: data.token, expiresAt: data.expires_at, email };
-    saveSession(session);
+    const { data } = await api("api/auth/login", { method: "POST", body: { email, password } });
+    startSession({ token: data.token, expiresAt: data.expires_at, email });
     $("password").value = "";
-    showEvents(session);
+    showEvents();
   } catch (error) {
-    let message = "Sign-in failed. Please try again.";
+    let message = "Sign-in failed. Check your connection and try again.";
     if (error instanceof ApiError && error.status === 401) message = "Wrong e-mail or password.";
     if (error instanceof ApiError && error.status === 429) {
       message = "Too many attempts. Wait a few minutes, then try again.";
@@ -192,22 +211,642 @@ async function signIn(event) {
 }
 
 function signOut() {
-  clearSession();
   $("password").value = "";
-  showSignIn("");
+  endSession("");
+  showError($("sign-in-error"), "");
+  toast("Signed out.");
 }
+
+// --- events ------------------------------------------------------------------------------------
+
+// event_id -> card state: { event, summary (server), pending: [ops], elements..., filters }
+const cards = new Map();
+
+function showEvents() {
+  show($("sign-in"), false);
+  show($("session"), true);
+  show($("events"), true);
+  $("session-email").textContent = session.email || "";
+  loadEvents();
+}
+
+async function loadEvents() {
+  const status = $("events-status");
+  showError($("events-error"), "");
+  status.textContent = "Loading events…";
+  try {
+    const { data } = await authed("api/events");
+    const events = Array.isArray(data && data.events) ? data.events : [];
+    const seen = new Set();
+    const items = events.map((event) => {
+      seen.add(event.event_id);
+      return upsertCard(event).root;
+    });
+    for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
+    $("event-list").replaceChildren(...items);
+    status.textContent = events.length ? "" : "No events yet. Create one with “New event”.";
+    if (!events.length) $("create-event").open = true;
+  } catch (error) {
+    status.textContent = "";
+    if (!(error instanceof ApiError && error.status === 401)) {
+      showError($("events-error"), "Could not load the events. Check your connection and try again.");
+    }
+  }
+}
+
+function upsertCard(event) {
+  let card = cards.get(event.event_id);
+  if (!card) {
+    card = buildCard(event);
+    cards.set(event.event_id, card);
+  }
+  card.event = event;
+  if (event.summary) card.summary = event.summary;
+  renderCard(card);
+  return card;
+}
+
+function buildCard(event) {
+  const card = { event, summary: event.summary || null, pending: [], filters: {}, cursor: null };
+  const titleId = `event-${event.event_id}-title`;
+  card.title = el("h3", { attrs: { id: titleId } });
+  card.details = el("p", { className: "muted" });
+  card.net = el("p", { className: "net" });
+  card.sync = el("span", { className: "sync", attrs: { "aria-live": "polite" } });
+  card.stats = el("dl", { className: "stats" });
+  card.logButton = el("button", { text: "Log payment", attrs: { type: "button" } });
+  card.logButton.dataset.action = "log-payment";
+  card.logButton.addEventListener("click", () => openPaymentDialog(card));
+
+  card.paymentsList = el("ul", { className: "payments" });
+  card.paymentsStatus = el("p", { className: "muted", attrs: { "aria-live": "polite" } });
+  card.more = el("button", { className: "secondary", text: "Load more", attrs: { type: "button" } });
+  card.more.hidden = true;
+  card.more.addEventListener("click", () => loadPayments(card, { append: true }));
+  card.filterForm = buildFilterForm(card);
+  card.paymentsSection = el("details", { className: "payments-section" }, [
+    el("summary", { text: "Payments" }),
+    card.filterForm,
+    card.paymentsStatus,
+    card.paymentsList,
+    card.more,
+  ]);
+  card.paymentsSection.addEventListener("toggle", () => {
+    if (card.paymentsSection.open) loadPayments(card);
+  });
+
+  card.root = el("li", { className: "event card", attrs: { "aria-labelledby": titleId } }, [
+    el("div", { className: "card-head" }, [
+      el("div", { className: "card-title" }, [card.title, card.details]),
+      card.logButton,
+    ]),
+    el("div", { className: "totals" }, [card.net, card.sync]),
+    card.stats,
+    card.paymentsSection,
+  ]);
+  card.root.dataset.eventId = event.event_id;
+  return card;
+}
+
+function buildFilterForm(card) {
+  const id = (name) => `f-${card.event.event_id}-${name}`;
+  const method = el("select", { attrs: { id: id("method"), name: "method" } }, [
+    el("option", { text: "All methods", attrs: { value: "" } }),
+    ...METHODS.map((m) => el("option", { text: METHOD_LABELS[m], attrs: { value: m } })),
+  ]);
+  const from = el("input", { attrs: { id: id("from"), name: "from", type: "date" } });
+  const to = el("input", { attrs: { id: id("to"), name: "to", type: "date" } });
+  const q = el("input", {
+    attrs: { id: id("q"), name: "q", type: "search", maxlength: "120", autocomplete: "off" },
+  });
+  const error = el("p", { className: "error", attrs: { role: "alert" } });
+  error.hidden = true;
+  const field = (input, text) =>
+    el("div", { className: "filter" }, [el("label", { text, attrs: { for: input.id } }), input]);
+  const apply = el("button", { text: "Filter", attrs: { type: "submit" } });
+  const clear = el("button", { className: "secondary", text: "Clear", attrs: { type: "reset" } });
+  const form = el("form", { className: "filters", attrs: { role: "search", novalidate: "" } }, [
+    field(method, "Method"),
+    field(from, "From"),
+    field(to, "To"),
+    field(q, "Patron"),
+    el("div", { className: "filter-actions" }, [apply, clear]),
+    error,
+  ]);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const filters = { method: method.value, from: from.value, to: to.value, q: q.value.trim() };
+    if (filters.from && filters.to && filters.from > filters.to) {
+      showError(error, "“To” must be on or after “From”.");
+      return;
+    }
+    const bad = checkText(filters.q, { max: PATRON_NAME_MAX });
+    if (bad) {
+      showError(error, `Patron ${bad}.`);
+      return;
+    }
+    showError(error, "");
+    card.filters = filters;
+    loadPayments(card);
+  });
+  form.addEventListener("reset", () => {
+    showError(error, "");
+    card.filters = {};
+    setTimeout(() => loadPayments(card), 0);
+  });
+  card.filterError = error;
+  return form;
+}
+
+// The summary shown: the server's projection plus what this tab has logged or voided that
+// the projection has not caught up with yet (integer cents only).
+function effectiveSummary(card) {
+  const base = card.summary || {
+    payment_count: 0,
+    void_count: 0,
+    gross_cents: 0,
+    voided_cents: 0,
+    net_cents: 0,
+    by_method_cents: {},
+    outstanding_cents: card.event.expected_total_cents ?? null,
+  };
+  const s = { ...base, by_method_cents: { ...(base.by_method_cents || {}) } };
+  for (const op of card.pending) {
+    const sign = op.kind === "payment" ? 1 : -1;
+    if (op.kind === "payment") {
+      s.payment_count += 1;
+      s.gross_cents += op.cents;
+    } else {
+      s.void_count += 1;
+      s.voided_cents += op.cents;
+    }
+    s.net_cents += sign * op.cents;
+    s.by_method_cents[op.method] = (s.by_method_cents[op.method] || 0) + sign * op.cents;
+    if (s.outstanding_cents !== null && s.outstanding_cents !== undefined) {
+      s.outstanding_cents -= sign * op.cents;
+    }
+  }
+  return s;
+}
+
+function renderCard(card) {
+  const { event } = card;
+  const currency = event.currency || "USD";
+  card.title.textContent = event.event_name || event.event_id || "";
+  card.details.textContent = [formatDay(event.date), event.location].filter(Boolean).join(" · ");
+  const s = effectiveSummary(card);
+  card.net.textContent = `${formatMoney(s.net_cents, currency)} collected`;
+  card.net.dataset.netCents = String(s.net_cents);
+  const pending = card.pending.length > 0;
+  card.root.dataset.sync = pending ? "pending" : "confirmed";
+  card.sync.textContent = pending ? "Updating totals…" : "";
+
+  const rows = [
+    ["Payments", String(s.payment_count), "payment-count"],
+    ...METHODS.map((m) => [METHOD_LABELS[m], formatMoney(s.by_method_cents[m] || 0, currency), m]),
+    ["Voided", `${formatMoney(s.voided_cents, currency)} (${s.void_count})`, "voided"],
+  ];
+  if (event.expected_total_cents !== null && event.expected_total_cents !== undefined) {
+    rows.push(["Expected", formatMoney(event.expected_total_cents, currency), "expected"]);
+    rows.push(["Outstanding", formatMoney(s.outstanding_cents ?? 0, currency), "outstanding"]);
+  }
+  card.stats.replaceChildren(
+    ...rows.map(([term, value, key]) =>
+      el("div", { attrs: { "data-stat": key } }, [el("dt", { text: term }), el("dd", { text: value })]),
+    ),
+  );
+}
+
+// --- the payments list -------------------------------------------------------------------------
+
+async function loadPayments(card, { append = false } = {}) {
+  const eventId = card.event.event_id;
+  const query = { ...card.filters, limit: "50" };
+  if (append && card.cursor) query.cursor = card.cursor;
+  const ticket = (card.ticket = (card.ticket || 0) + 1);
+  card.paymentsStatus.textContent = "Loading payments…";
+  try {
+    const { data } = await authed(`api/g/${encodeURIComponent(eventId)}/payments`, { query });
+    if (ticket !== card.ticket) return; // a newer request owns the list
+    const payments = Array.isArray(data.payments) ? data.payments : [];
+    const rows = payments.map((p) => paymentRow(card, p));
+    if (append) card.paymentsList.append(...rows);
+    else card.paymentsList.replaceChildren(...rows);
+    card.cursor = data.next_cursor || null;
+    card.more.hidden = !card.cursor;
+    const count = card.paymentsList.children.length;
+    card.paymentsStatus.textContent = count ? "" : "No payments match.";
+    if (data.event) card.event = { ...card.event, ...data.event };
+    if (data.summary) acceptSummary(card, data.summary);
+  } catch (error) {
+    if (ticket !== card.ticket) return;
+    card.paymentsStatus.textContent = "";
+    if (error instanceof ApiError && error.status === 400) {
+      showError(card.filterError, Object.values(error.fields).join("; ") || error.message);
+    } else if (!(error instanceof ApiError && error.status === 401)) {
+      card.paymentsStatus.textContent = "Could not load the payments. Try again.";
+    }
+  }
+}
+
+function paymentRow(card, payment) {
+  const currency = payment.currency || card.event.currency;
+  const voided = Boolean(payment.void);
+  const row = el("li", { className: voided ? "payment voided" : "payment" });
+  row.dataset.paymentId = payment.payment_id;
+  const head = el("div", { className: "payment-head" }, [
+    el("span", { className: "patron", text: payment.patron_name }),
+    el("span", { className: "amount", text: formatMoney(payment.amount_cents, currency) }),
+  ]);
+  const facts = [
+    METHOD_LABELS[payment.payment_method] || payment.payment_method,
+    `received ${formatMoment(payment.received_at)}`,
+    payment.reference ? `ref ${payment.reference}` : null,
+    `logged by ${payment.logged_by}`,
+  ].filter(Boolean);
+  row.append(head, el("p", { className: "muted facts", text: facts.join(" · ") }));
+  if (payment.notes) row.append(el("p", { className: "notes", text: payment.notes }));
+  if (voided) {
+    row.append(
+      el("p", {
+        className: "void-note",
+        text: `Voided by ${payment.void.voided_by} (${formatMoment(payment.void.timestamp)}): ${payment.void.reason}`,
+      }),
+    );
+  } else {
+    const button = el("button", {
+      className: "secondary small",
+      text: "Void",
+      attrs: { type: "button", "aria-label": `Void payment from ${payment.patron_name}` },
+    });
+    button.addEventListener("click", () => openVoidDialog(card, payment, button));
+    row.append(button);
+  }
+  return row;
+}
+
+// --- optimistic totals, confirmed by polling the projection -------------------------------------
+
+function acceptSummary(card, summary) {
+  card.summary = summary;
+  // A pending change is confirmed once the projection counts it.
+  card.pending = card.pending.filter((op) =>
+    op.kind === "payment" ? summary.payment_count < op.target : summary.void_count < op.target,
+  );
+  renderCard(card);
+}
+
+function addPending(card, op) {
+  const base = card.summary || { payment_count: 0, void_count: 0 };
+  const sameKind = card.pending.filter((p) => p.kind === op.kind).length;
+  const counted = op.kind === "payment" ? base.payment_count : base.void_count;
+  card.pending.push({ since: performance.now(), ...op, target: counted + sameKind + 1 });
+  renderCard(card);
+  confirmTotals(card);
+}
+
+async function confirmTotals(card) {
+  if (card.polling) return;
+  card.polling = true;
+  const started = performance.now();
+  // Quick polls while the projection usually catches up (its batching window is about a
+  // second), then back off to one a second.
+  let delay = 100;
+  try {
+    while (card.pending.length && session && cards.get(card.event.event_id) === card) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (performance.now() - started > 3000) delay = Math.min(delay * 1.5, 1000);
+      try {
+        const { data } = await authed(`api/events/${encodeURIComponent(card.event.event_id)}`);
+        const before = card.pending.slice();
+        if (data && data.summary) acceptSummary(card, data.summary);
+        for (const op of before) {
+          if (!card.pending.includes(op)) {
+            performance.measure(`scc:confirmed:${op.id}`, { start: op.since, end: performance.now() });
+          }
+        }
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return;
+      }
+      if (performance.now() - started > CONFIRM_TIMEOUT_MS) {
+        card.sync.textContent = "Totals are taking longer than usual to update; refresh later.";
+        return;
+      }
+    }
+  } finally {
+    card.polling = false;
+  }
+}
+
+// --- the Log Payment dialog --------------------------------------------------------------------
+
+const paymentState = { card: null, paymentId: null, opener: null, inFlight: false };
+
+function openPaymentDialog(card) {
+  const form = $("payment-form");
+  form.reset();
+  clearFieldErrors(form);
+  showError($("payment-error"), "");
+  paymentState.card = card;
+  paymentState.paymentId = uuid7(); // a new idempotency key per opening, reused on retry
+  paymentState.opener = card.logButton;
+  $("payment-event").textContent = `${card.event.event_name} · ${formatDay(card.event.date)}`;
+  $("received-at").value = localDateTimeValue();
+  $("payment-submit").disabled = false;
+  $("payment-dialog").showModal();
+  $("patron-name").focus();
+}
+
+function closeDialog(dialog) {
+  if (dialog.open) dialog.close();
+}
+
+function restoreFocus(opener) {
+  if (opener && opener.isConnected) opener.focus();
+}
+
+function paymentBody() {
+  const fields = {};
+  const body = { payment_id: paymentState.paymentId };
+  const name = $("patron-name").value;
+  const nameProblem = checkText(name, { required: true, max: PATRON_NAME_MAX });
+  if (nameProblem) fields.patron_name = nameProblem;
+  body.patron_name = name.trim();
+  try {
+    body.amount = parseAmountText($("amount").value);
+  } catch (error) {
+    if (!(error instanceof MoneyError)) throw error;
+    fields.amount = error.message;
+  }
+  const method = $("method").value;
+  if (!METHODS.includes(method)) fields.payment_method = `must be one of ${METHODS.join(", ")}`;
+  body.payment_method = method;
+  const reference = $("reference").value;
+  const refProblem = checkText(reference, { max: REFERENCE_MAX });
+  if (refProblem) fields.reference = refProblem;
+  if (reference.trim()) body.reference = reference.trim();
+  const received = $("received-at").value;
+  if (received) {
+    const moment = new Date(received);
+    if (Number.isNaN(moment.getTime())) fields.received_at = "must be a date and time";
+    else if (moment.getTime() > Date.now() + 5 * 60 * 1000) fields.received_at = "must not be in the future";
+    else body.received_at = moment.toISOString();
+  }
+  const email = $("patron-email").value.trim();
+  if (email) {
+    if (email.length > EMAIL_MAX || !EMAIL.test(email)) fields.patron_email = "must be an e-mail address";
+    else body.patron_email = email;
+  }
+  const notes = $("notes").value;
+  const notesProblem = checkText(notes, { max: NOTES_MAX, multiline: true });
+  if (notesProblem) fields.notes = notesProblem;
+  if (notes.trim()) body.notes = notes.trim();
+  return { body, fields };
+}
+
+// The amount goes to the server as the exact decimal string of its integer cents.
+function parseAmountText(text) {
+  const cents = parseAmountCents(text);
+  const digits = String(cents).padStart(3, "0");
+  return { cents, text: `${digits.slice(0, -2)}.${digits.slice(-2)}` };
+}
+
+async function submitPayment(event) {
+  event.preventDefault();
+  if (paymentState.inFlight) return; // a double click sends one request
+  const form = $("payment-form");
+  clearFieldErrors(form);
+  showError($("payment-error"), "");
+  const { body, fields } = paymentBody();
+  if (Object.keys(fields).length) {
+    showFieldErrors(form, fields);
+    return;
+  }
+  const { card } = paymentState;
+  const amount = body.amount;
+  const request = { ...body, amount: amount.text };
+  const submit = $("payment-submit");
+  paymentState.inFlight = true;
+  submit.disabled = true;
+  submit.textContent = "Logging…";
+  const since = performance.now();
+  try {
+    const { data } = await authed(`api/g/${encodeURIComponent(card.event.event_id)}/payment`, {
+      method: "POST",
+      body: request,
+    });
+    const opener = paymentState.opener;
+    paymentState.paymentId = null;
+    closeDialog($("payment-dialog"));
+    restoreFocus(opener);
+    const money = formatMoney(amount.cents, card.event.currency);
+    toast(`Payment logged for ${request.patron_name}: ${money}`);
+    addPending(card, {
+      id: data.payment_id,
+      kind: "payment",
+      cents: amount.cents,
+      method: request.payment_method,
+      since,
+    });
+    if (card.paymentsSection.open) loadPayments(card);
+  } catch (error) {
+    if (error instanceof NetworkError) {
+      showError(
+        $("payment-error"),
+        "No answer from the server, so this payment may or may not be saved. Press “Log payment” again: it will not be logged twice.",
+      );
+    } else if (error instanceof ApiError && error.status === 400) {
+      const unplaced = showFieldErrors(form, error.fields);
+      showError($("payment-error"), unplaced.length ? unplaced.join("; ") : "Please fix the highlighted fields.");
+    } else if (error instanceof ApiError && error.status === 409) {
+      showError(
+        $("payment-error"),
+        "This payment was already logged with different details. Cancel and check the payments list before logging it again.",
+      );
+    } else if (error instanceof ApiError && error.status === 404) {
+      showError($("payment-error"), "This event no longer exists. Refresh the events.");
+    } else if (!(error instanceof ApiError && error.status === 401)) {
+      showError($("payment-error"), `${error.message}. Nothing was logged; try again.`);
+    }
+  } finally {
+    paymentState.inFlight = false;
+    submit.disabled = false;
+    submit.textContent = "Log payment";
+  }
+}
+
+// --- the Void dialog (reason, then an explicit confirmation) ----------------------------------
+
+const voidState = { card: null, payment: null, opener: null, confirming: false, inFlight: false };
+
+function openVoidDialog(card, payment, opener) {
+  const form = $("void-form");
+  form.reset();
+  clearFieldErrors(form);
+  showError($("void-error"), "");
+  Object.assign(voidState, { card, payment, opener, confirming: false });
+  $("void-summary").textContent =
+    `${payment.patron_name} · ${formatMoney(payment.amount_cents, payment.currency)} · ` +
+    `${METHOD_LABELS[payment.payment_method] || payment.payment_method}`;
+  setVoidStep(false);
+  $("void-dialog").showModal();
+  $("void-reason").focus();
+}
+
+function setVoidStep(confirming) {
+  voidState.confirming = confirming;
+  show($("void-step-reason"), !confirming);
+  show($("void-back"), confirming);
+  show($("void-confirm-text"), confirming);
+  $("void-submit").textContent = confirming ? "Void payment" : "Continue";
+  if (confirming) {
+    const { payment } = voidState;
+    $("void-confirm-text").textContent =
+      `Void ${formatMoney(payment.amount_cents, payment.currency)} from ${payment.patron_name}? ` +
+      `Reason: ${$("void-reason").value.trim()}. The payment stays in the ledger, marked void; this cannot be undone.`;
+    $("void-submit").focus();
+  } else {
+    $("void-reason").focus();
+  }
+}
+
+async function submitVoid(event) {
+  event.preventDefault();
+  if (voidState.inFlight) return;
+  const form = $("void-form");
+  clearFieldErrors(form);
+  showError($("void-error"), "");
+  const reason = $("void-reason").value;
+  const problem = checkText(reason, { required: true, max: VOID_REASON_MAX, multiline: true });
+  if (problem) {
+    setVoidStep(false);
+    showFieldErrors(form, { reason: problem });
+    return;
+  }
+  if (!voidState.confirming) {
+    setVoidStep(true);
+    return;
+  }
+  const { card, payment, opener } = voidState;
+  const submit = $("void-submit");
+  voidState.inFlight = true;
+  submit.disabled = true;
+  try {
+    const path =
+      `api/g/${encodeURIComponent(card.event.event_id)}/payments/` +
+      `${encodeURIComponent(payment.payment_id)}/void`;
+    await authed(path, { method: "POST", body: { reason: reason.trim() } });
+    closeDialog($("void-dialog"));
+    restoreFocus(card.logButton);
+    toast(`Payment from ${payment.patron_name} voided: ${formatMoney(payment.amount_cents, payment.currency)}`);
+    addPending(card, {
+      id: `void-${payment.payment_id}`,
+      kind: "void",
+      cents: payment.amount_cents,
+      method: payment.payment_method,
+    });
+    loadPayments(card);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      closeDialog($("void-dialog"));
+      restoreFocus(opener);
+      toast("That payment was already voided.", "warn");
+      loadPayments(card);
+    } else if (error instanceof ApiError && error.status === 400) {
+      setVoidStep(false);
+      const unplaced = showFieldErrors(form, error.fields);
+      if (unplaced.length) showError($("void-error"), unplaced.join("; "));
+    } else if (error instanceof NetworkError) {
+      showError($("void-error"), "No answer from the server. Try again: a payment is never voided twice.");
+    } else if (!(error instanceof ApiError && error.status === 401)) {
+      showError($("void-error"), error.message);
+    }
+  } finally {
+    voidState.inFlight = false;
+    submit.disabled = false;
+  }
+}
+
+// --- create event ------------------------------------------------------------------------------
+
+async function createEvent(event) {
+  event.preventDefault();
+  const form = $("create-event-form");
+  clearFieldErrors(form);
+  showError($("create-event-error"), "");
+  const fields = {};
+  const body = {};
+  const name = $("event-name").value;
+  const nameProblem = checkText(name, { required: true, max: 120 });
+  if (nameProblem) fields.event_name = nameProblem;
+  body.event_name = name.trim();
+  const date = $("event-date").value;
+  if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) fields.date = "must be a date as YYYY-MM-DD";
+  body.date = date;
+  const location = $("event-location").value;
+  const locationProblem = checkText(location, { max: 200 });
+  if (locationProblem) fields.location = locationProblem;
+  if (location.trim()) body.location = location.trim();
+  body.currency = $("event-currency").value;
+  const expected = $("event-expected").value.trim();
+  if (expected) {
+    try {
+      body.expected_total = parseAmountText(expected).text;
+    } catch (error) {
+      if (!(error instanceof MoneyError)) throw error;
+      fields.expected_total = error.message;
+    }
+  }
+  if (Object.keys(fields).length) {
+    showFieldErrors(form, fields);
+    return;
+  }
+  const submit = $("create-event-submit");
+  submit.disabled = true;
+  try {
+    const { data } = await authed("api/events", { method: "POST", body });
+    form.reset();
+    $("create-event").open = false;
+    toast(`Event created: ${data.event_name}`);
+    await loadEvents();
+    const card = cards.get(data.event_id);
+    if (card) card.logButton.focus();
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 400 || error.status === 409)) {
+      const unplaced = showFieldErrors(form, error.fields);
+      showError($("create-event-error"), unplaced.length ? unplaced.join("; ") : error.message);
+    } else if (!(error instanceof ApiError && error.status === 401)) {
+      showError($("create-event-error"), "Could not create the event. Check your connection and try again.");
+    }
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// --- start -------------------------------------------------------------------------------------
 
 function start() {
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
-  $("refresh").addEventListener("click", () => {
-    const session = loadSession();
-    if (session) loadEvents(session);
-    else showSignIn("Your session has expired. Please sign in again.");
+  $("refresh").addEventListener("click", () => loadEvents());
+  $("create-event-form").addEventListener("submit", createEvent);
+  $("payment-form").addEventListener("submit", submitPayment);
+  $("payment-cancel").addEventListener("click", () => closeDialog($("payment-dialog")));
+  $("payment-dialog").addEventListener("close", () => restoreFocus(paymentState.opener));
+  $("void-form").addEventListener("submit", submitVoid);
+  $("void-cancel").addEventListener("click", () => closeDialog($("void-dialog")));
+  $("void-back").addEventListener("click", () => setVoidStep(false));
+  $("void-dialog").addEventListener("close", () => {
+    if (voidState.opener && voidState.opener.isConnected) voidState.opener.focus();
+    else if (voidState.card) restoreFocus(voidState.card.logButton);
   });
-  const session = loadSession();
-  if (session) showEvents(session);
-  else showSignIn("");
+  const stored = loadSession();
+  if (stored) {
+    startSession(stored);
+    showEvents();
+  } else {
+    showSignIn("");
+  }
 }
 
 start();

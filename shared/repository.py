@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -50,6 +50,60 @@ class Page:
     payments: list[Payment]
     voids: dict[str, Void]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    """Which payments a page holds: by method, by the UTC calendar day of `received_at`
+    (inclusive bounds), and by a case-insensitive substring of the patron's name."""
+
+    method: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    patron_contains: str | None = None  # already casefolded
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.method is None
+            and self.received_from is None
+            and self.received_to is None
+            and not self.patron_contains
+        )
+
+    def expression(self) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+        """The DynamoDB FilterExpression for method and dates (names, values), or None.
+
+        `received_at` is stored as 2026-05-23T18:30:00.000Z, so plain string comparison with
+        "YYYY-MM-DD" bounds is date comparison: from <= received_at < the day after `to`.
+        """
+        clauses: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if self.method is not None:
+            clauses.append("#method = :method")
+            names["#method"] = "payment_method"
+            values[":method"] = {"S": self.method}
+        if self.received_from is not None:
+            clauses.append("#received >= :from")
+            names["#received"] = "received_at"
+            values[":from"] = {"S": self.received_from.isoformat()}
+        if self.received_to is not None:
+            clauses.append("#received < :until")
+            names["#received"] = "received_at"
+            values[":until"] = {"S": (self.received_to + timedelta(days=1)).isoformat()}
+        if not clauses:
+            return None
+        return " AND ".join(clauses), names, values
+
+    def matches_name(self, payment: Payment) -> bool:
+        # DynamoDB's contains() is case-sensitive, so the name search runs here.
+        return not self.patron_contains or self.patron_contains in payment.patron_name.casefold()
+
+
+# A filtered page reads at most this many DynamoDB pages before it answers with what it found
+# (possibly fewer than `limit` payments) and a cursor to carry on from.
+MAX_FILTERED_READS = 10
 
 
 @dataclass(frozen=True)
@@ -185,8 +239,23 @@ class LedgerTable:
             return existing
         return None
 
-    def payment_page(self, event_id: str, *, limit: int, cursor: str | None) -> Page:
-        """One chronological page of an event's payments (sk order is time order: UUIDv7)."""
+    def payment_page(
+        self,
+        event_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        filters: PaymentFilter | None = None,
+    ) -> Page:
+        """One chronological page of an event's payments (sk order is time order: UUIDv7).
+
+        Unfiltered, a page is one Query of `limit` items. Filtered, DynamoDB applies `Limit`
+        before the FilterExpression, so this reads on (at most MAX_FILTERED_READS queries)
+        until it has `limit` matches or the partition ends. A filtered page may therefore hold
+        fewer than `limit` payments while `next_cursor` is still set: keep following the cursor
+        until it is null. The cursor always points just after the last payment examined, so
+        no payment is skipped or repeated.
+        """
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -196,12 +265,34 @@ class LedgerTable:
             },
             "Limit": limit,
         }
-        if cursor is not None:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, event_id)
-        response = self._client.query(**kwargs)
-        payments = [payment_from_item(from_ddb(item)) for item in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        next_cursor = encode_cursor(from_ddb(last)) if last and payments else None
+        active = filters if filters is not None and not filters.is_empty else None
+        expression = active.expression() if active is not None else None
+        if expression is not None:
+            kwargs["FilterExpression"] = expression[0]
+            kwargs["ExpressionAttributeNames"] = expression[1]
+            kwargs["ExpressionAttributeValues"].update(expression[2])
+        start_key = None if cursor is None else decode_cursor(cursor, event_id)
+        payments: list[Payment] = []
+        next_cursor: str | None = None
+        for read in range(1, MAX_FILTERED_READS + 1):
+            if start_key is not None:
+                kwargs["ExclusiveStartKey"] = start_key
+            response = self._client.query(**kwargs)
+            found = [payment_from_item(from_ddb(item)) for item in response.get("Items", [])]
+            if active is not None:
+                found = [p for p in found if active.matches_name(p)]
+            room = limit - len(payments)
+            if len(found) > room:
+                payments.extend(found[:room])
+                next_cursor = encode_cursor({"sk": keys.payment_sk(payments[-1].payment_id)})
+                break
+            payments.extend(found)
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                break
+            if active is None or len(payments) == limit or read == MAX_FILTERED_READS:
+                next_cursor = encode_cursor(from_ddb(start_key))
+                break
         return Page(
             payments=payments,
             voids=self.voids_for(event_id, (p.payment_id for p in payments)),

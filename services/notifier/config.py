@@ -24,6 +24,7 @@ from shared.mail import (
     is_address,
     parse_mailbox,
 )
+from shared.secrets import Fetch, collect_secrets, ssm_fetch
 
 # The stream keeps records 24 h; an idempotency record must outlive any redelivery of them.
 MIN_IDEMPOTENCY_TTL_SECONDS = 25 * 3600
@@ -231,16 +232,23 @@ def _smtp_settings(env: _Environment, problems: list[str]) -> SmtpSettings | Non
     )
 
 
-def load_notifier_config(environ: Mapping[str, str] | None = None) -> NotifierConfig:
-    """The configuration from the environment, or ConfigError naming every bad variable."""
-    env = os.environ if environ is None else environ
+def load_notifier_config(
+    environ: Mapping[str, str] | None = None, *, fetch: Fetch = ssm_fetch
+) -> NotifierConfig:
+    """The configuration from the environment, or ConfigError naming every bad variable.
+
+    SMTP_PASSWORD may instead be SMTP_PASSWORD_PARAM, an SSM SecureString parameter's name.
+    """
+    env, problems = collect_secrets(
+        os.environ if environ is None else environ, {"SMTP_PASSWORD": False}, fetch=fetch
+    )
     try:
-        raw = _Environment.model_validate(dict(env))
+        raw = _Environment.model_validate(env)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors(include_input=False, include_url=False, include_context=False):
             variable = ".".join(str(part) for part in error["loc"])
             problems.append(f"{variable}: {error['msg']}")
+    if problems:
         raise ConfigError(
             "NotifierConfig: invalid environment: " + "; ".join(sorted(problems))
         ) from None

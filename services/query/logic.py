@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from shared.auth import Admin
 from shared.errors import EventNotFound, ValidationFailed
 from shared.ids import is_event_id
-from shared.models import EventList, EventView, PaymentPage, PaymentView, SummaryView
-from shared.repository import LedgerTable
+from shared.models import (
+    PATRON_NAME_MAX,
+    PAYMENT_METHODS,
+    EventList,
+    EventView,
+    PaymentPage,
+    PaymentView,
+    SummaryView,
+)
+from shared.repository import LedgerTable, PaymentFilter
+from shared.text import clean_text
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _require_event_id(event_id: str) -> str:
@@ -31,13 +45,55 @@ def get_event(table: LedgerTable, event_id: str, admin: Admin | None) -> EventVi
     return EventView.of(event, table.get_summary(event_id) if admin is not None else None)
 
 
+def _day(name: str, value: str | None) -> date | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if _ISO_DATE.fullmatch(text) is None:
+        raise ValidationFailed.field(name, "must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed.field(name, "must be a real calendar date") from None
+
+
+def payment_filter(
+    *, method: str | None, received_from: str | None, received_to: str | None, q: str | None
+) -> PaymentFilter:
+    """Validate the payment-list query parameters (`method`, `from`, `to`, `q`) like any input:
+    a bad value is a 400 naming its parameter. Empty values mean "no filter"."""
+    wanted_method = None
+    if method is not None and method.strip():
+        wanted_method = method.strip().lower()
+        if wanted_method not in PAYMENT_METHODS:
+            raise ValidationFailed.field("method", f"must be one of {', '.join(PAYMENT_METHODS)}")
+    start = _day("from", received_from)
+    end = _day("to", received_to)
+    if start is not None and end is not None and start > end:
+        raise ValidationFailed.field("to", "must be on or after from")
+    needle = None
+    if q is not None:
+        try:
+            needle = clean_text(q, max_length=PATRON_NAME_MAX).casefold() or None
+        except ValueError as exc:
+            raise ValidationFailed.field("q", str(exc)) from None
+    return PaymentFilter(
+        method=wanted_method, received_from=start, received_to=end, patron_contains=needle
+    )
+
+
 def payment_page(
-    table: LedgerTable, event_id: str, *, limit: int, cursor: str | None
+    table: LedgerTable,
+    event_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    filters: PaymentFilter | None = None,
 ) -> PaymentPage:
     event = table.get_event(_require_event_id(event_id))
     if event is None:
         raise EventNotFound(event_id)
-    page = table.payment_page(event_id, limit=limit, cursor=cursor)
+    page = table.payment_page(event_id, limit=limit, cursor=cursor, filters=filters)
     summary = table.get_summary(event_id)
     return PaymentPage(
         event=EventView.of(event, summary),

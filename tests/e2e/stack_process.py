@@ -30,6 +30,7 @@ class StackProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     stack_file: Path
+    mail_dir: Path  # MAIL_DIR: the notifier spools one .eml per sent mail here
 
     @property
     def pid(self) -> int:
@@ -85,7 +86,8 @@ def start_stack_process(workdir: Path, **extra_env: str) -> StackProcess:
             stderr=subprocess.STDOUT,
         )
     url = _wait_until_healthy(process, stack_file, log_path)
-    return StackProcess(url, admin_email, admin_password, process, log_path, stack_file)
+    mail_dir = Path(extra_env.get("MAIL_DIR", workdir / "mail"))
+    return StackProcess(url, admin_email, admin_password, process, log_path, stack_file, mail_dir)
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], stack_file: Path, log_path: Path) -> str:

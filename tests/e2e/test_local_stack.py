@@ -3,94 +3,18 @@ curl walk-through, against the real handlers running in their worker processes o
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.e2e.api_client import assert_error_envelope, http, sign_in, uuid7
 from tests.e2e.stack_process import StackProcess, start_stack_process
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    headers: Mapping[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name.lower(), "")
-
-
-def http(
-    url: str,
-    method: str = "GET",
-    *,
-    body: Any = None,
-    raw_body: bytes | None = None,
-    token: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> HttpReply:
-    data = raw_body if raw_body is not None else None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            return HttpReply(response.status, _lower(response.headers.items()), response.read())
-    except urllib.error.HTTPError as error:
-        return HttpReply(error.code, _lower(error.headers.items()), error.read())
-
-
-def _lower(items: Any) -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in items}
-
-
-def uuid7() -> str:
-    millis = int(time.time() * 1000)
-    value = (millis << 80) | (0x7 << 76) | (secrets.randbits(12) << 64)
-    value |= (0b10 << 62) | secrets.randbits(62)
-    return str(uuid.UUID(int=value))
-
-
-def sign_in(stack: StackProcess) -> str:
-    reply = http(
-        stack.url + "/api/auth/login",
-        "POST",
-        body={"email": stack.admin_email, "password": stack.admin_password},
-    )
-    assert reply.status == 200, reply.raw
-    return str(reply.json["token"])
-
-
-def assert_error_envelope(reply: HttpReply, status: int, code: str | None = None) -> None:
-    assert reply.status == status, reply.raw
-    assert reply.header("content-type").startswith("application/json")
-    body = reply.json
-    assert body["status"] == "error"
-    assert set(body["error"]) >= {"code", "message", "fields"}
-    if code is not None:
-        assert body["error"]["code"] == code
-    assert b"Traceback" not in reply.raw
 
 
 # --- the stack is up -------------------------------------------------------------------------
@@ -108,7 +32,8 @@ def test_the_frontend_index_is_served_as_html(local_stack: StackProcess) -> None
 
     assert reply.status == 200
     assert reply.header("content-type").startswith("text/html")
-    assert b'<script type="module" src="/app.js">' in reply.raw
+    # Relative, so the same files also work under a path prefix (the /_staging/ slot)
+    assert b'<script type="module" src="app.js">' in reply.raw
     assert "script-src 'self'" in reply.header("content-security-policy")
 
 
@@ -334,7 +259,9 @@ def test_the_stack_refuses_to_start_on_a_bad_setting(tmp_path: Path) -> None:
 
 def test_sigint_is_as_clean_as_sigterm(tmp_path: Path) -> None:
     stack = start_stack_process(tmp_path / "stack", SEED="0")
-
-    stack.process.send_signal(signal.SIGINT)
-
-    assert stack.process.wait(timeout=20) == 0, stack.output()
+    try:
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=30) == 0, stack.output()
+    finally:
+        if stack.process.poll() is None:  # never leave a stack running after a failure
+            stack.stop()

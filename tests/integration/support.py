@@ -85,7 +85,11 @@ def function_environment(
 ) -> dict[str, str]:
     """A function's environment as Lambda would see it: every `Ref` resolved to a string."""
     resources = translated["Resources"]
-    declared = resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    declared = declared_environment(
+        translated,
+        resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {}),
+        parameters,
+    )
     template_parameters = translated.get("Parameters") or {}
 
     def resolve(name: str, value: Any) -> str:
@@ -403,3 +407,66 @@ DROP: Any = object()
 
 def new_uuid7(millis: int | None = None) -> str:
     return new_payment_id(millis if millis is not None else int(time.time() * 1000))
+
+
+# --- template conditions -----------------------------------------------------------------------
+
+NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: the property is left out
+
+
+def evaluate_conditions(
+    template: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, bool]:
+    """The template's Conditions for these parameter values, as CloudFormation evaluates them
+    (Fn::Equals/Not/And/Or, Condition, Ref to a parameter or its Default)."""
+    declared = template.get("Parameters") or {}
+    raw = template.get("Conditions") or {}
+    done: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            name = node["Ref"]
+            if name in parameters:
+                return str(parameters[name])
+            return str(declared[name].get("Default", ""))
+        return node
+
+    def condition(name: str) -> bool:
+        if name not in done:
+            done[name] = evaluate(raw[name])
+        return done[name]
+
+    def evaluate(node: Any) -> bool:
+        (function, argument), *_ = node.items()
+        if function == "Fn::Equals":
+            return bool(value(argument[0]) == value(argument[1]))
+        if function == "Fn::Not":
+            return not evaluate(argument[0])
+        if function == "Fn::And":
+            return all(evaluate(a) for a in argument)
+        if function == "Fn::Or":
+            return any(evaluate(a) for a in argument)
+        if function == "Condition":
+            return condition(argument)
+        raise AssertionError(f"unsupported condition function {function}")
+
+    return {name: condition(name) for name in raw}
+
+
+def choose(value: Any, conditions: Mapping[str, bool]) -> Any:
+    """`value` with every Fn::If decided; NO_VALUE where it resolves to AWS::NoValue."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        return choose(when_true if conditions[name] else when_false, conditions)
+    if isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return NO_VALUE
+    return value
+
+
+def declared_environment(
+    template: Mapping[str, Any], variables: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, Any]:
+    """`variables` with conditions applied: variables that resolve to NoValue are dropped."""
+    conditions = evaluate_conditions(template, parameters)
+    chosen = {name: choose(value, conditions) for name, value in variables.items()}
+    return {name: value for name, value in chosen.items() if value is not NO_VALUE}

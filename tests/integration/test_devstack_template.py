@@ -26,6 +26,7 @@ from devstack.template import (
     table_ttl_attribute,
     translate,
 )
+from tests.integration.support import declared_environment
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "us-east-1"
@@ -73,7 +74,8 @@ def sam_functions(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def declared_variables(sam: dict[str, Any], logical_id: str) -> dict[str, Any]:
     global_vars = sam.get("Globals", {}).get("Function", {}).get("Environment", {})
     own_vars = sam_functions(sam)[logical_id].get("Environment", {})
-    return {**global_vars.get("Variables", {}), **own_vars.get("Variables", {})}
+    variables = {**global_vars.get("Variables", {}), **own_vars.get("Variables", {})}
+    return declared_environment(sam, variables, PARAMETERS)
 
 
 def http_api_events(sam: dict[str, Any]) -> set[tuple[str, str, str]]:

@@ -44,7 +44,7 @@ from tests.integration.notifier_records import (
     smtp_server,
     stream_event,
 )
-from tests.integration.support import LambdaContext
+from tests.integration.support import LambdaContext, declared_environment
 
 IDEMPOTENCY_LOGICAL_ID = "IdempotencyTable"
 IDEMPOTENCY_TABLE = "scc-it-IdempotencyTable-TEST"
@@ -69,9 +69,11 @@ def notifier_environment(
     """NotifierFunction's variables with `Ref` and `Fn::Join` resolved as CloudFormation would
     (CommaDelimitedList parameters are lists)."""
     declared = translated["Parameters"]
-    variables = translated["Resources"][NOTIFIER_LOGICAL_ID]["Properties"]["Environment"][
-        "Variables"
-    ]
+    variables = declared_environment(
+        translated,
+        translated["Resources"][NOTIFIER_LOGICAL_ID]["Properties"]["Environment"]["Variables"],
+        parameters,
+    )
 
     def resolve(value: Any) -> Any:
         if isinstance(value, str | int):

@@ -1,0 +1,131 @@
+"""`make schemas`: JSON Schemas and the OpenAPI document, generated from the code.
+
+Writes events_schema/<Name>.json for the domain events (the stream's ledger items) and the API
+bodies, events_schema/openapi.json for the whole HTTP API (ingest and query routes merged),
+and shared/openapi.json, the copy QueryFunction serves at GET /api/openapi.json.
+`--check` writes nothing and exits 1 listing the stale files (tests/unit/test_schemas_fresh.py).
+
+Run from the repository root: `PYTHONPATH=. python events_schema/generate.py [--check]`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from services.ingest.app import build_app as build_ingest_app
+from services.query.app import build_app as build_query_app
+from shared import models
+from shared.config import IngestConfig, QueryConfig
+from shared.events import DOMAIN_EVENTS
+from shared.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
+from shared.repository import LedgerTable
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = ROOT / "events_schema"
+SCHEMA_ID_BASE = "https://scc-payments.invalid/schemas/"
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    models.LoginRequest,
+    models.CreateEventRequest,
+    models.LogPaymentRequest,
+    models.LogPaymentByBodyRequest,
+    models.VoidRequest,
+)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    models.LoginResponse,
+    models.LogPaymentResponse,
+    models.VoidResponse,
+    models.EventView,
+    models.EventList,
+    models.PaymentPage,
+    models.PaymentView,
+    models.SummaryView,
+    models.Health,
+)
+
+
+def _schema(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    schema = model.model_json_schema(mode=mode)  # type: ignore[arg-type]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_ID_BASE}{model.__name__}.json",
+        **schema,
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """Both functions' routes in one document (the HTTP API is one API to its clients)."""
+    table = LedgerTable(cast(Any, None), "unused")
+    placeholder = {
+        "TABLE_NAME": "unused",
+        "ALLOWED_ORIGIN": "https://example.invalid",
+        "TOKEN_SIGNING_KEY": "k" * 43,
+        "ADMIN_EMAIL": "admin@example.invalid",
+        "ADMIN_PASSWORD_HASH": "x" * 20,
+    }
+    apps = [
+        build_ingest_app(IngestConfig.model_validate(placeholder), table),
+        build_query_app(QueryConfig.model_validate(placeholder), table),
+    ]
+    merged: dict[str, Any] = {}
+    for app in apps:
+        document = json.loads(
+            app.get_openapi_json_schema(title=OPENAPI_TITLE, version=OPENAPI_VERSION)
+        )
+        if not merged:
+            merged = document
+            continue
+        for path, operations in document.get("paths", {}).items():
+            merged.setdefault("paths", {}).setdefault(path, {}).update(operations)
+        for section, entries in document.get("components", {}).items():
+            merged.setdefault("components", {}).setdefault(section, {}).update(entries)
+    merged["paths"] = dict(sorted(merged.get("paths", {}).items()))
+    merged["servers"] = [{"url": "/"}]
+    return merged
+
+
+def documents() -> dict[Path, dict[str, Any]]:
+    out: dict[Path, dict[str, Any]] = {}
+    for model in DOMAIN_EVENTS:
+        out[SCHEMA_DIR / f"{model.__name__}.json"] = _schema(model, "validation")
+    for model in REQUEST_MODELS:
+        out[SCHEMA_DIR / f"{model.__name__}.json"] = _schema(model, "validation")
+    for model in RESPONSE_MODELS:
+        out[SCHEMA_DIR / f"{model.__name__}.json"] = _schema(model, "serialization")
+    openapi = openapi_document()
+    out[SCHEMA_DIR / "openapi.json"] = openapi
+    out[OPENAPI_PATH] = openapi
+    return out
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def stale() -> list[Path]:
+    return [
+        path
+        for path, document in documents().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != render(document)
+    ]
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["--check"]:
+        outdated = stale()
+        for path in outdated:
+            print(f"stale: {path.relative_to(ROOT)} (run `make schemas`)")
+        return 1 if outdated else 0
+    for path, document in documents().items():
+        path.write_text(render(document), encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

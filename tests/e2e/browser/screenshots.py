@@ -1,0 +1,84 @@
+"""`make screenshots`: start a local stack, drive the app in headless Chromium and write PNGs of
+the event list, the open Log Payment modal and the phone layout (390 px) into a folder
+(docs/screenshots/ by default)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.browser.support import (
+    create_event,
+    event_card,
+    fill_payment,
+    launch_options,
+    log_payment,
+    sign_in,
+)
+from tests.e2e.stack_process import start_stack_process
+
+
+def main(out_dir: Path) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stack = start_stack_process(Path(tempfile.mkdtemp(prefix="scc-screenshots-")))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options())
+            desktop = browser.new_context(
+                base_url=stack.url,
+                locale="en-US",
+                timezone_id="UTC",
+                viewport={"width": 1200, "height": 860},
+            )
+            page = desktop.new_page()
+            sign_in(page, stack.admin_email, stack.admin_password)
+            card = create_event(page, "Harbor Lights Cruise", location="Dock 3", expected="2400.00")
+            log_payment(page, card, patron="John Smith", amount="150", method="card")
+            log_payment(
+                page, card, patron="Ana Ruiz", amount="40", method="venmo", reference="@ana"
+            )
+            log_payment(page, card, patron="Sam Lee", amount="85.50", method="cash")
+            expect(card).to_have_attribute("data-sync", "confirmed", timeout=30_000)
+            card.locator("summary", has_text="Payments").click()
+            expect(card.locator("li.payment")).to_have_count(3)
+            page.wait_for_timeout(6500)  # let the toasts fade
+            page.screenshot(path=str(out_dir / "event-list.png"), full_page=True)
+
+            mixer = event_card(page, "Corporate Mixer")
+            mixer.get_by_role("button", name="Log payment").click()
+            fill_payment(
+                page, patron="Grace Hopper", amount="250.00", method="check", reference="#1042"
+            )
+            page.screenshot(path=str(out_dir / "log-payment-modal.png"))
+            desktop.close()
+
+            phone = browser.new_context(
+                base_url=stack.url,
+                locale="en-US",
+                timezone_id="UTC",
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=1,
+                is_mobile=True,
+                has_touch=True,
+            )
+            page = phone.new_page()
+            sign_in(page, stack.admin_email, stack.admin_password)
+            card = event_card(page, "Harbor Lights Cruise")
+            card.locator("summary", has_text="Payments").click()
+            expect(card.locator("li.payment")).to_have_count(3)
+            card.scroll_into_view_if_needed()
+            page.screenshot(path=str(out_dir / "phone.png"))
+            phone.close()
+            browser.close()
+    finally:
+        stack.stop()
+    for name in ("event-list.png", "log-payment-modal.png", "phone.png"):
+        print(out_dir / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")))
