@@ -183,13 +183,12 @@ class LedgerTable:
 
     # --- payments -------------------------------------------------------------------------
 
-    def put_payment(self, payment: Payment) -> Payment | None:
-        """Write a new payment; if its id already exists return the stored one instead.
+    def _put_once(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Write an immutable item that must not exist yet; if it does, return the stored one.
 
-        One conditional write either way: a replay costs one failed write and no read, because
-        DynamoDB returns the existing item with the condition failure.
+        One conditional write either way: DynamoDB returns the existing item with the condition
+        failure, so a replay costs one failed write and no read.
         """
-        item = payment_item(payment)
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -201,13 +200,21 @@ class LedgerTable:
             if not _is_conditional_failure(error):
                 raise
             old: Any = error.response.get("Item")
-            if not isinstance(old, dict):  # older endpoints do not return the item: read it
-                stored = self.get_payment(payment.event_id, payment.payment_id)
-                if stored is None:
+            if not isinstance(old, dict):  # an endpoint without ALL_OLD support: read it
+                old = self._client.get_item(
+                    TableName=self._table,
+                    Key=to_ddb({"pk": item["pk"], "sk": item["sk"]}),
+                    ConsistentRead=True,
+                ).get("Item")
+                if old is None:
                     raise
-                return stored
-            return payment_from_item(from_ddb(old))
+            return from_ddb(old)
         return None
+
+    def put_payment(self, payment: Payment) -> Payment | None:
+        """Write a new payment; if its id already exists return the stored one instead."""
+        stored = self._put_once(payment_item(payment))
+        return None if stored is None else payment_from_item(stored)
 
     def get_payment(self, event_id: str, payment_id: str) -> Payment | None:
         response = self._client.get_item(
@@ -220,24 +227,8 @@ class LedgerTable:
 
     def put_void(self, void: Void) -> Void | None:
         """Write the void; if the payment was already voided return that earlier void."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_ddb(void_item(void)),
-                ConditionExpression=_NOT_EXISTS,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            old: Any = error.response.get("Item")
-            if isinstance(old, dict):
-                return void_from_item(from_ddb(old))
-            existing = self.voids_for(void.event_id, [void.payment_id]).get(void.payment_id)
-            if existing is None:
-                raise
-            return existing
-        return None
+        stored = self._put_once(void_item(void))
+        return None if stored is None else void_from_item(stored)
 
     def payment_page(
         self,
