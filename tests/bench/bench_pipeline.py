@@ -40,6 +40,7 @@ from shared.ids import new_payment_id  # noqa: E402
 from shared.models import CreateEventRequest, LogPaymentRequest, Payment  # noqa: E402
 from shared.projection_store import ProjectionStore  # noqa: E402
 from shared.repository import LedgerTable, payment_item, to_ddb  # noqa: E402
+from tests.builders import a_payment  # noqa: E402
 
 TABLE = "bench-PaymentsTable"
 NOW = datetime(2026, 5, 23, 20, 0, tzinfo=UTC)
@@ -92,17 +93,13 @@ def _record(item: dict[str, Any], sequence: int) -> dict[str, Any]:
 
 def _payment(event_id: str, n: int) -> Payment:
     moment = NOW + timedelta(seconds=n)
-    return Payment(
+    return a_payment(
         payment_id=new_payment_id(int(moment.timestamp() * 1000)),
         event_id=event_id,
         patron_name=f"Patron {n}",
         amount_cents=1000 + n,
-        currency="USD",
-        payment_method="cash",
         received_at=moment,
-        logged_by="admin@scc.example",
         timestamp=moment,
-        request_fingerprint="f" * 64,
     )
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.awsrequest import AWSResponse
 
-from shared.ids import new_payment_id
 from shared.mail import is_address
 from shared.models import Payment, Void
+from tests import builders
+from tests.builders import EVENT_ID
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -49,39 +50,12 @@ _serializer = TypeSerializer()
 # --- ledger entries --------------------------------------------------------------------------
 
 
-def a_payment(event_id: str = "2026-05-23-corporate-mixer", **changes: Any) -> Payment:
-    moment = datetime(2026, 5, 23, 18, 30, tzinfo=UTC)
-    fields: dict[str, Any] = {
-        "payment_id": new_payment_id(),
-        "event_id": event_id,
-        "patron_name": "John Smith",
-        "amount_cents": 15000,
-        "currency": "USD",
-        "payment_method": "cash",
-        "notes": None,
-        "reference": None,
-        "received_at": moment,
-        "logged_by": "admin@scc.example",
-        "timestamp": moment + timedelta(seconds=5),
-        "patron_email": None,
-        "request_fingerprint": uuid.uuid4().hex,
-    }
-    fields.update(changes)
-    return Payment(**fields)
+def a_payment(event_id: str = EVENT_ID, **changes: Any) -> Payment:
+    return builders.a_payment(event_id=event_id, **changes)
 
 
 def a_void(payment: Payment, reason: str = "Entered twice") -> Void:
-    return Void(
-        payment_id=payment.payment_id,
-        event_id=payment.event_id,
-        reason=reason,
-        voided_by="admin@scc.example",
-        timestamp=payment.timestamp + timedelta(minutes=10),
-        amount_cents=payment.amount_cents,
-        currency=payment.currency,
-        payment_method=payment.payment_method,
-        patron_name=payment.patron_name,
-    )
+    return builders.a_void(payment, reason=reason)
 
 
 # --- stream records --------------------------------------------------------------------------

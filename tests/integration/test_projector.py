@@ -21,6 +21,7 @@ from shared.models import PAYMENT_METHODS, Payment, Summary, Void
 from shared.projection import summarize
 from shared.projection_store import ProjectionStore
 from shared.repository import LedgerTable, payment_item, to_ddb, void_item
+from tests import builders
 from tests.integration.support import TABLE_LOGICAL_ID, TABLE_NAME, LambdaContext
 
 EVENTS = ("2026-05-23-corporate-mixer", "2026-06-14-sunset-cruise", "2026-07-04-fireworks")
@@ -39,32 +40,19 @@ STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/scc/stream/2026-05-2
 
 def make_payment(event_id: str, cents: int, method: str, minute: int) -> Payment:
     moment = NOW + timedelta(minutes=minute)
-    return Payment(
+    return builders.a_payment(
         payment_id=new_payment_id(int(moment.timestamp() * 1000)),
         event_id=event_id,
         patron_name=f"Patron {minute}",
         amount_cents=cents,
-        currency="USD",
-        payment_method=method,  # type: ignore[arg-type]
+        payment_method=method,
         received_at=moment,
-        logged_by="admin@scc.example",
         timestamp=moment,
-        request_fingerprint="f" * 64,
     )
 
 
 def make_void(payment: Payment) -> Void:
-    return Void(
-        payment_id=payment.payment_id,
-        event_id=payment.event_id,
-        reason="entered twice",
-        voided_by="admin@scc.example",
-        timestamp=payment.timestamp + timedelta(minutes=1),
-        amount_cents=payment.amount_cents,
-        currency=payment.currency,
-        payment_method=payment.payment_method,
-        patron_name=payment.patron_name,
-    )
+    return builders.a_void(payment, timestamp=payment.timestamp + timedelta(minutes=1))
 
 
 def stream_record(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,48 +10,21 @@ from services.notifier import compose
 from shared.mail import MailMessage
 from shared.models import Payment, Void
 from shared.stream import LedgerEntry
+from tests import builders
 
 SENDER = "SCC Payments <payments@scc.example>"
 ADMINS = ("admin@scc.example", "bookkeeper@scc.example")
 PAYMENT_ID = "0190b3a0-8f1e-7c3a-9b2d-4e5f6a7b8c9d"
-WHEN = datetime(2026, 5, 23, 18, 30, tzinfo=UTC)
+WHEN = builders.WHEN
 SCRIPT = "<script>alert(1)</script>"
 
 
 def a_payment(**changes: Any) -> Payment:
-    fields: dict[str, Any] = {
-        "payment_id": PAYMENT_ID,
-        "event_id": "2026-05-23-corporate-mixer",
-        "patron_name": "John Smith",
-        "amount_cents": 15000,
-        "currency": "USD",
-        "payment_method": "cash",
-        "notes": None,
-        "reference": None,
-        "received_at": WHEN,
-        "logged_by": "admin@scc.example",
-        "timestamp": WHEN + timedelta(seconds=5),
-        "patron_email": None,
-        "request_fingerprint": uuid.uuid4().hex,
-    }
-    fields.update(changes)
-    return Payment(**fields)
+    return builders.a_payment(**{"payment_id": PAYMENT_ID, **changes})
 
 
 def a_void(**changes: Any) -> Void:
-    fields: dict[str, Any] = {
-        "payment_id": PAYMENT_ID,
-        "event_id": "2026-05-23-corporate-mixer",
-        "reason": "Entered twice",
-        "voided_by": "admin@scc.example",
-        "timestamp": WHEN + timedelta(minutes=10),
-        "amount_cents": 15000,
-        "currency": "USD",
-        "payment_method": "cash",
-        "patron_name": "John Smith",
-    }
-    fields.update(changes)
-    return Void(**fields)
+    return builders.a_void(a_payment(), **changes)
 
 
 def admin_mail(**changes: Any) -> MailMessage:
