@@ -1,7 +1,8 @@
 """`python -m devstack` (what `make dev` runs): the whole system on loopback, one command.
 
 Settings come from the environment: PORT (8000; 0 picks a free port), ADMIN_EMAIL,
-ADMIN_PASSWORD (random and printed when unset), MAIL_DIR (.local/mail), STACK_FILE
+ADMIN_PASSWORD (random and printed when unset), CREW_EMAIL, CREW_PASSWORD (the demo crew
+member; random and printed when unset), MAIL_DIR (.local/mail), STACK_FILE
 (.local/stack.json), SEED (1), WORKERS (4 per function), TEMPLATE (template.yaml).
 Ctrl-C or SIGTERM stops everything it started and exits 0.
 """
@@ -15,6 +16,7 @@ import sys
 import time
 from types import FrameType
 
+from devstack.cognito import ProvisionError
 from devstack.seed import SeedError
 from devstack.stack import LocalStack, Settings, StartupError, start_stack
 from devstack.template import DeployError
@@ -44,9 +46,20 @@ def banner(stack: LocalStack, settings: Settings) -> str:
         "",
         "SCC Payments local stack is up",
         f"  URL:       {stack.url}/",
-        f"  Admin:     {stack.admin_email}",
-        f"  Password:  {password}",
-        f"  Mail dir:  {settings.mail_dir}   (one .eml file per mail sent)",
+        f"  Admin:     {stack.admin_email}   password: {password}",
+    ]
+    if stack.crew_email is not None:
+        crew_password = (
+            stack.crew_password if stack.crew_password_generated else "(the CREW_PASSWORD you set)"
+        )
+        lines.append(f"  Crew:      {stack.crew_email}   password: {crew_password}")
+    cognito = stack.info.cognito
+    if cognito is not None:
+        lines.append(
+            f"  Cognito:   user pool {cognito.user_pool_id}, app client {cognito.user_pool_client_id}"
+        )
+    lines += [
+        f"  Mail dir:  {settings.mail_dir}   (one .eml file per mail sent, invitations included)",
         f"  Streams:   {consumers}",
         f"  moto:      {stack.moto_endpoint}   (table {stack.table_name})",
         "  Totals check: make reconcile",
@@ -80,7 +93,7 @@ def main() -> int:
     except _StopRequested as stop:
         log.info("%s received: stopping", stop)
         return 0
-    except (StartupError, SeedError, DeployError) as exc:
+    except (StartupError, SeedError, DeployError, ProvisionError) as exc:
         log.error("the local stack failed to start: %s", exc)
         return 1
     except Exception:

@@ -2,7 +2,9 @@
 
 `/api/*` is routed by method + path template to the function the template names, as an HTTP
 API v2.0 event, and the function's response is converted back the way API Gateway does it
-(status, headers, cookies, base64 bodies, CORS handled by the "API" itself). Everything else
+(status, headers, cookies, base64 bodies, CORS handled by the "API" itself). A route with a JWT
+authorizer is authorized first (devstack/authorizer.py): a refused token is API Gateway's 401
+and the function never runs; an accepted one puts its claims in the event. Everything else
 is served from frontend/ (no directory listings, nothing outside that folder).
 
 The request → event → response conversions are pure functions so they are unit-tested
@@ -28,6 +30,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from devstack.authorizer import (
+    AuthorizerDenied,
+    Jwks,
+    JwtAuthorizer,
+    authorize,
+    unauthorized_response,
+)
 from devstack.template import CorsConfig, Route
 
 log = logging.getLogger(__name__)
@@ -506,6 +515,10 @@ class FunctionFailed(RuntimeError):
 Invoke = Callable[[str, dict[str, Any]], Any]
 
 
+def _no_jwks(issuer: str) -> Mapping[str, Any]:
+    raise RuntimeError(f"no JWKS source configured for {issuer}")
+
+
 @dataclass(frozen=True)
 class Api:
     routes: RouteTable
@@ -513,6 +526,9 @@ class Api:
     invoke: Invoke
     account_id: str = "123456789012"
     api_id: str = "local"
+    # The API's JWT authorizers by name (routes name theirs) and where their keys come from.
+    authorizers: Mapping[str, JwtAuthorizer] = field(default_factory=dict)
+    jwks: Jwks = _no_jwks
 
 
 @dataclass
@@ -535,6 +551,11 @@ def handle_api(api: Api, request: IncomingRequest, *, now: datetime, request_id:
     event = build_v2_event(
         request, match, request_id=request_id, now=now, account_id=api.account_id, api_id=api.api_id
     )
+    if match.route.authorizer is not None:
+        denied = _authorize(api, match, event, now)
+        if denied is not None:
+            denied.headers.append(("apigw-requestid", request_id))
+            return Outcome(apply_cors(denied, api.cors, origin))
     function_id = match.route.function_logical_id
     try:
         response = convert_response(api.invoke(function_id, event))
@@ -546,6 +567,32 @@ def handle_api(api: Api, request: IncomingRequest, *, now: datetime, request_id:
         response = error_response(500, "internal", "Internal Server Error")
     response.headers.append(("apigw-requestid", request_id))
     return Outcome(apply_cors(response, api.cors, origin), function_id)
+
+
+def _authorize(
+    api: Api, match: RouteMatch, event: dict[str, Any], now: datetime
+) -> HttpResponse | None:
+    """Run the route's authorizer: None (and the claims in the event) or the 401 to send."""
+    name = match.route.authorizer
+    authorizer = api.authorizers.get(name or "")
+    if authorizer is None:
+        # A route naming an authorizer the API does not have: API Gateway would refuse to
+        # deploy it; answering 500 keeps such a route from ever running unauthenticated.
+        log.error("route %s names authorizer %s, which is not configured", match.route_key, name)
+        return error_response(500, "internal", "Internal Server Error")
+    try:
+        event["requestContext"]["authorizer"] = authorize(
+            authorizer,
+            event["headers"],
+            jwks=api.jwks,
+            now=now.timestamp(),
+            required_scopes=match.route.scopes,
+        )
+    except AuthorizerDenied as denied:
+        log.info("%s: %s refused the request: %s", match.route_key, name, denied.description)
+        status, headers, body = unauthorized_response(denied.error_description)
+        return HttpResponse(status, list(headers.items()), body)
+    return None
 
 
 def _public_message(status: int) -> str:

@@ -12,8 +12,12 @@ in a fresh worker subprocess (devstack.worker: a real cold start, only the funct
 environment) and its response is printed as JSON on stdout; logs go to stderr. Exit status 1
 means the function raised.
 
-The placeholder `{{ADMIN_TOKEN}}` anywhere in the event (the samples' Authorization headers)
-is replaced by a valid admin token minted with the function's signing key.
+Behind API Gateway's JWT authorizer a function never sees a token to check: it gets the
+verified claims in `requestContext.authorizer.jwt.claims` (API Gateway's string format). The
+samples of authenticated routes carry an admin's claims with placeholders that keep them
+current and true to the stack they run against: `{{NOW}}` and `{{NOW+<seconds>}}` (epoch
+seconds, for `iat`/`exp`), `{{USER_POOL_ID}}`, `{{USER_POOL_CLIENT_ID}}` and `{{ADMIN_SUB}}`
+(the first admin's Cognito `sub`).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import argparse
 import contextlib
 import json
 import logging
-import secrets
+import re
 import sys
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,13 +38,15 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from devstack.cognito import active_rules, cognito_rules, generate_password
 from devstack.runner import FunctionPool, InvokeError, lambda_environment
-from devstack.template import DEFAULT_REGION, FunctionSpec, deploy
+from devstack.template import DEFAULT_REGION, FunctionSpec, StackInfo, deploy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
-TOKEN_PLACEHOLDER = "{{ADMIN_TOKEN}}"  # noqa: S105 - a placeholder, not a secret
 ADMIN_EMAIL = "admin@scc.local"
+# A stand-in `sub` when the stack has no such admin (a `make dev` with another ADMIN_EMAIL).
+UNKNOWN_SUB = "00000000-0000-4000-8000-0000000000ad"
 # What the samples in events_schema/samples/ refer to.
 DEMO_EVENT_ID = "2026-05-23-corporate-mixer"
 DEMO_PAYMENT_ID = "0196f0c2-7a00-7000-8000-000000000001"
@@ -61,16 +69,65 @@ def _client(endpoint: str, name: str) -> Any:
 
 
 def template_parameters() -> dict[str, str]:
-    from shared.auth import hash_password
+    return {"Stage": "dev", "AdminEmail": ADMIN_EMAIL, "AllowedOrigin": "http://localhost:8000"}
 
-    return {
-        "Stage": "dev",
-        "AdminEmail": ADMIN_EMAIL,
-        # Nobody signs in with it: sample requests carry a minted token instead.
-        "AdminPasswordHash": hash_password(secrets.token_urlsafe(16), n=2**10),
-        "TokenSigningKey": secrets.token_urlsafe(32),
-        "AllowedOrigin": "http://localhost:8000",
-    }
+
+def deploy_for_samples(endpoint: str) -> StackInfo:
+    """template.yaml in the moto at `endpoint`; the first admin gets a password nobody knows
+    (the samples act as that admin through claims, not by signing in)."""
+    return deploy(
+        _session(),
+        endpoint,
+        TEMPLATE_PATH,
+        template_parameters(),
+        user_passwords={ADMIN_EMAIL: generate_password()},
+    )
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """What the samples' `{{...}}` placeholders stand for in one stack."""
+
+    user_pool_id: str = "us-east-1_local"
+    user_pool_client_id: str = "local-client"
+    admin_sub: str = UNKNOWN_SUB
+
+    @classmethod
+    def from_moto(
+        cls, endpoint: str, user_pool_id: str | None, client_id: str | None
+    ) -> Placeholders:
+        if not user_pool_id:
+            return cls()
+        sub = UNKNOWN_SUB
+        cognito = _client(endpoint, "cognito-idp")
+        with contextlib.suppress(cognito.exceptions.UserNotFoundException):
+            user = cognito.admin_get_user(UserPoolId=user_pool_id, Username=ADMIN_EMAIL)
+            attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes") or []}
+            sub = attributes.get("sub", sub)
+        return cls(user_pool_id, client_id or "local-client", sub)
+
+
+_NOW = re.compile(r"\{\{NOW(?:([+-])(\d+))?\}\}")
+
+
+def with_placeholders(event: Any, values: Placeholders, *, now: float | None = None) -> Any:
+    """`event` with every `{{...}}` placeholder replaced (see the module docstring)."""
+    text = json.dumps(event)
+    moment = int(time.time() if now is None else now)
+
+    def epoch(match: re.Match[str]) -> str:
+        sign, amount = match.group(1), match.group(2)
+        offset = int(amount) if amount else 0
+        return str(moment - offset if sign == "-" else moment + offset)
+
+    text = _NOW.sub(epoch, text)
+    for name, value in (
+        ("USER_POOL_ID", values.user_pool_id),
+        ("USER_POOL_CLIENT_ID", values.user_pool_client_id),
+        ("ADMIN_SUB", values.admin_sub),
+    ):
+        text = text.replace("{{" + name + "}}", value)
+    return json.loads(text)
 
 
 def seed(endpoint: str, table_name: str, environment: dict[str, str]) -> None:
@@ -111,21 +168,6 @@ def seed(endpoint: str, table_name: str, environment: dict[str, str]) -> None:
         _client(endpoint, "ses").verify_email_identity(EmailAddress=sender)
 
 
-def with_token(event: Any, environment: dict[str, str]) -> Any:
-    text = json.dumps(event)
-    if TOKEN_PLACEHOLDER not in text:
-        return event
-    key = environment.get("TOKEN_SIGNING_KEY")
-    if not key:
-        raise SystemExit(
-            "the event wants an admin token, but the function has no TOKEN_SIGNING_KEY"
-        )
-    from shared.auth import issue_token
-
-    token = issue_token(ADMIN_EMAIL, key=key, ttl_seconds=900, now=datetime.now(UTC)).token
-    return json.loads(text.replace(TOKEN_PLACEHOLDER, token))
-
-
 def _spec_from_moto(endpoint: str, logical_id: str, function_name: str) -> FunctionSpec:
     configuration = _client(endpoint, "lambda").get_function_configuration(
         FunctionName=function_name
@@ -153,26 +195,38 @@ def run(function: str, event: Any, stack_file: Path | None) -> tuple[bool, Any]:
                     f"{function}: not in the running stack ({sorted(stack['functions'])})"
                 )
             spec = _spec_from_moto(endpoint, function, stack["functions"][function])
+            values = Placeholders.from_moto(
+                endpoint, stack.get("user_pool_id"), stack.get("user_pool_client_id")
+            )
         else:
+            if active_rules() is None:
+                # No mail leaves this one-off stack; Cognito's other rules still apply.
+                cleanup.enter_context(cognito_rules(None))
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
             cleanup.callback(server.stop)
             host, port = server.get_host_and_port()
             endpoint = f"http://{host}:{port}"
-            info = deploy(_session(), endpoint, TEMPLATE_PATH, template_parameters())
+            info = deploy_for_samples(endpoint)
             if function not in info.functions:
                 raise SystemExit(
                     f"{function}: no such function in template.yaml ({sorted(info.functions)})"
                 )
             spec = info.functions[function]
             seed(endpoint, info.tables["PaymentsTable"], spec.environment)
+            cognito = info.cognito
+            values = Placeholders.from_moto(
+                endpoint,
+                cognito.user_pool_id if cognito else None,
+                cognito.user_pool_client_id if cognito else None,
+            )
         env = lambda_environment(
             spec, endpoint_url=endpoint, region=DEFAULT_REGION, repo_root=REPO_ROOT
         )
         pool = FunctionPool(spec, env, cwd=REPO_ROOT, max_workers=1)
         cleanup.callback(pool.stop)
         try:
-            result = pool.invoke(with_token(event, spec.environment))
+            result = pool.invoke(with_placeholders(event, values))
         except InvokeError as exc:
             return False, {"errorType": exc.kind, "errorMessage": str(exc)}
         return result.ok, result.payload if result.ok else result.error

@@ -1,5 +1,6 @@
-"""Demo data, created through the real API (sign in, then POST /api/events), never by
-writing items behind the handlers' back: seeding doubles as a smoke test of the stack."""
+"""Demo data, created through the real API (sign in through Cognito with POST /api/auth/login,
+then POST /api/events with the ID token), never by writing items behind the handlers' back:
+seeding doubles as a smoke test of the stack, its authorizer included."""
 
 from __future__ import annotations
 
@@ -68,14 +69,25 @@ def _json_or_text(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def sign_in(base_url: str, email: str, password: str) -> str:
+    """The ID token `POST /api/auth/login` returns for a person with a permanent password (the
+    PeopleFunction passes the sign-in through to Cognito)."""
+    login = call_api(base_url, "POST", "/api/auth/login", {"email": email, "password": password})
+    body = login.body
+    if (
+        login.status != 200
+        or not isinstance(body, dict)
+        or body.get("status", "signed_in") != "signed_in"
+        or not isinstance(body.get("token"), str)
+    ):
+        status = body.get("status") if isinstance(body, dict) else None
+        raise SeedError(f"POST /api/auth/login as {email} -> {login.status} (status {status!r})")
+    return str(body["token"])
+
+
 def seed_demo_events(base_url: str, admin_email: str, admin_password: str) -> list[str]:
-    """Sign in and create the demo events; returns their event ids."""
-    login = call_api(
-        base_url, "POST", "/api/auth/login", {"email": admin_email, "password": admin_password}
-    )
-    if login.status != 200 or not isinstance(login.body, dict) or "token" not in login.body:
-        raise SeedError(f"POST /api/auth/login -> {login.status} {login.body!r}")
-    token = str(login.body["token"])
+    """Sign in as the admin and create the demo events; returns their event ids."""
+    token = sign_in(base_url, admin_email, admin_password)
     event_ids: list[str] = []
     for event in DEMO_EVENTS:
         reply = call_api(base_url, "POST", "/api/events", event, token=token)

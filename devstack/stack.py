@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -23,6 +22,8 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from devstack.authorizer import moto_jwks
+from devstack.cognito import ProvisionError, add_person, cognito_rules, generate_password
 from devstack.gateway import Api, FunctionFailed, GatewayServer, RouteTable
 from devstack.pollers import PollerGroup, describe, moto_iterator_janitor, start_pollers
 from devstack.runner import DEFAULT_MAX_WORKERS, FunctionRunner, InvokeError
@@ -46,6 +47,8 @@ class Settings:
     port: int = 8000
     admin_email: str = "admin@scc.local"
     admin_password: str | None = None
+    crew_email: str = "crew@scc.local"
+    crew_password: str | None = None
     mail_dir: Path = REPO_ROOT / ".local" / "mail"
     stack_file: Path = REPO_ROOT / ".local" / "stack.json"
     template_path: Path = REPO_ROOT / "template.yaml"
@@ -60,6 +63,8 @@ class Settings:
             port=_int_setting(env, "PORT", defaults.port, 0, 65535),
             admin_email=env.get("ADMIN_EMAIL") or defaults.admin_email,
             admin_password=env.get("ADMIN_PASSWORD") or None,
+            crew_email=env.get("CREW_EMAIL") or defaults.crew_email,
+            crew_password=env.get("CREW_PASSWORD") or None,
             mail_dir=_path_setting(env, "MAIL_DIR", defaults.mail_dir),
             stack_file=_path_setting(env, "STACK_FILE", defaults.stack_file),
             template_path=_path_setting(env, "TEMPLATE", defaults.template_path),
@@ -98,6 +103,10 @@ class LocalStack:
     password_generated: bool
     runner: FunctionRunner
     mail_dir: Path | None = None
+    # The demo crew member (None when the template's pool has no `crew` group).
+    crew_email: str | None = None
+    crew_password: str | None = None
+    crew_password_generated: bool = False
     pollers: PollerGroup = field(default_factory=lambda: PollerGroup([]))
     seeded_event_ids: list[str] = field(default_factory=list)
     _cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
@@ -112,17 +121,32 @@ class LocalStack:
 
 
 def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.info) -> LocalStack:
-    """Start moto, the gateway (answering 503 meanwhile), deploy, start workers, seed."""
+    """Start moto (with Cognito's rules), the gateway (answering 503 meanwhile), deploy
+    (Cognito first), the demo crew member, workers, the gateway's routes and authorizers, seed."""
     quiet_moto()
+    if settings.crew_email.strip().lower() == settings.admin_email.strip().lower():
+        raise StartupError("CREW_EMAIL must differ from ADMIN_EMAIL")
     cleanup = contextlib.ExitStack()
     try:
         moto_endpoint = _start_moto(cleanup)
         announce(f"moto server on {moto_endpoint}")
-        gateway, stop_gateway = _start_gateway(cleanup, settings)
         settings.mail_dir.mkdir(parents=True, exist_ok=True)
-        password = settings.admin_password or secrets.token_urlsafe(12)
-        parameters = template_parameters(settings.admin_email, password, gateway.url)
-        info = deploy(_moto_session(), moto_endpoint, settings.template_path, parameters)
+        # Invitations and password-reset codes land in MAIL_DIR as .eml files.
+        cleanup.enter_context(cognito_rules(settings.mail_dir))
+        gateway, stop_gateway = _start_gateway(cleanup, settings)
+        password = settings.admin_password or generate_password()
+        parameters = template_parameters(settings.admin_email, gateway.url)
+        try:
+            info = deploy(
+                _moto_session(),
+                moto_endpoint,
+                settings.template_path,
+                parameters,
+                user_passwords={settings.admin_email: password},
+            )
+        except ProvisionError as exc:
+            raise StartupError(f"{exc} (ADMIN_PASSWORD)") from exc
+        crew_password = _add_demo_crew(info, moto_endpoint, settings, announce)
         announce(
             f"deployed {settings.template_path.name}: {len(info.functions)} functions, "
             f"{len(info.routes)} routes, {len(info.tables)} tables, {len(info.event_sources)} event sources"
@@ -152,7 +176,11 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
             cors=info.cors,
             invoke=_invoker(runner),
             account_id=_account_id(info),
+            authorizers=info.authorizers,
+            jwks=moto_jwks(moto_endpoint),
         )
+        for authorizer in info.authorizers.values():
+            announce(f"JWT authorizer {authorizer.name}: issuer {authorizer.issuer}")
         stack = LocalStack(
             url=gateway.url,
             moto_endpoint=moto_endpoint,
@@ -163,6 +191,9 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
             runner=runner,
             mail_dir=settings.mail_dir,
             pollers=pollers,
+            crew_email=settings.crew_email if crew_password is not None else None,
+            crew_password=crew_password,
+            crew_password_generated=settings.crew_password is None,
         )
         if settings.seed:
             stack.seeded_event_ids = seed_demo_events(gateway.url, settings.admin_email, password)
@@ -176,18 +207,32 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
     return stack
 
 
-def template_parameters(admin_email: str, admin_password: str, url: str) -> dict[str, str]:
-    """Parameter values for template.yaml; the signing key is new on every start."""
-    # Imported here: shared/ belongs to the functions; devstack only borrows its hash.
-    from shared.auth import hash_password
+def template_parameters(admin_email: str, url: str) -> dict[str, str]:
+    """Parameter values for template.yaml (the rest keep their Default)."""
+    return {"Stage": "dev", "AdminEmail": admin_email, "AllowedOrigin": url}
 
-    return {
-        "Stage": "dev",
-        "AdminEmail": admin_email,
-        "AdminPasswordHash": hash_password(admin_password),
-        "TokenSigningKey": secrets.token_urlsafe(32),
-        "AllowedOrigin": url,
-    }
+
+def _add_demo_crew(
+    info: StackInfo, moto_endpoint: str, settings: Settings, announce: Callable[[str], None]
+) -> str | None:
+    """CREW_EMAIL, signed up with a permanent password in the pool's `crew` group; None when
+    the template's pool has no such group."""
+    cognito = info.cognito
+    if cognito is None or "crew" not in cognito.groups.values():
+        announce("no `crew` group in the template's user pool: no demo crew member")
+        return None
+    password = settings.crew_password or generate_password()
+    try:
+        add_person(
+            _moto_client("cognito-idp", moto_endpoint),
+            cognito.user_pool_id,
+            settings.crew_email,
+            password,
+            group="crew",
+        )
+    except ProvisionError as exc:
+        raise StartupError(f"{exc} (CREW_PASSWORD)") from exc
+    return password
 
 
 def quiet_moto() -> None:
@@ -323,6 +368,7 @@ def _account_id(info: StackInfo) -> str:
 def _write_stack_file(cleanup: contextlib.ExitStack, path: Path, stack: LocalStack) -> None:
     """`.local/stack.json` tells other tools (tests, scripts) where the running stack is."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    cognito = stack.info.cognito
     content = {
         "url": stack.url,
         "moto_endpoint": stack.moto_endpoint,
@@ -332,6 +378,10 @@ def _write_stack_file(cleanup: contextlib.ExitStack, path: Path, stack: LocalSta
         "functions": {k: v.name for k, v in stack.info.functions.items()},
         "mail_dir": str(stack.mail_dir) if stack.mail_dir is not None else None,
         "stream_consumers": [p.name for p in stack.pollers],
+        "region": stack.info.region,
+        "user_pool_id": cognito.user_pool_id if cognito else None,
+        "user_pool_client_id": cognito.user_pool_client_id if cognito else None,
+        "issuer": cognito.issuer if cognito else None,
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")

@@ -2,8 +2,11 @@
 
 SAM's own translator turns the template into plain CloudFormation; moto's CloudFormation
 creates it; the functions, their environment (with every `!Ref` resolved to a real generated
-name) and the event source mappings are then read back from moto's Lambda API. Nothing here
-re-implements template semantics by hand, so the local stack cannot drift from what AWS is told.
+name) and the event source mappings are then read back from moto's Lambda API. The one
+exception is Amazon Cognito, which moto's CloudFormation cannot create: those resources are
+created first through the cognito-idp API from their own properties (devstack/cognito.py) and
+their real ids written into the template moto gets, so the functions and policies see them as
+CloudFormation would have resolved them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ from samtranslator.utils.py27hash_fix import (
     undo_mark_unicode_str_in_template,
 )
 from samtranslator.yaml_helper import yaml_parse
+
+from devstack.authorizer import JwtAuthorizer, authorizers_from_translated, route_security
+from devstack.cognito import (
+    USER_POOL,
+    USER_POOL_CLIENT,
+    USER_POOL_GROUP,
+    USER_POOL_USER,
+    Provisioned,
+    provision_cognito,
+    without_provisioned,
+)
+from devstack.intrinsics import Resolver, ResourceValues
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +83,17 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Route:
-    """One HTTP API route: `method` is upper-case (or ANY), `path_template` like /a/{id}."""
+    """One HTTP API route: `method` is upper-case (or ANY), `path_template` like /a/{id}.
+
+    `authorizer` names the route's authorizer (None: a public route) and `scopes` the
+    authorization scopes it requires (none: any valid token).
+    """
 
     method: str
     path_template: str
     function_logical_id: str
+    authorizer: str | None = None
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,24 @@ class StackInfo:
     cors: CorsConfig | None
     physical_ids: dict[str, str]
     translated: dict[str, Any] = field(compare=False, repr=False)
+    # The template's user pool as created through cognito-idp (None: the template has none).
+    cognito: CognitoInfo | None = None
+    # The HTTP API's JWT authorizers, issuer and audiences resolved to real ids.
+    authorizers: dict[str, JwtAuthorizer] = field(default_factory=dict)
+    account_id: str = "123456789012"
+
+
+@dataclass(frozen=True)
+class CognitoInfo:
+    """The user pool people sign in to, and what else the template created in it."""
+
+    user_pool_id: str
+    user_pool_client_id: str
+    issuer: str
+    region: str
+    groups: dict[str, str] = field(default_factory=dict)  # logical id -> group name
+    users: dict[str, str] = field(default_factory=dict)  # logical id -> username
+    provisioned: dict[str, Provisioned] = field(default_factory=dict, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +346,8 @@ def routes_from_translated(translated: Mapping[str, Any]) -> list[Route]:
                 if target is None:
                     log.warning("route %s %s: cannot tell which function serves it", method, path)
                     continue
-                routes.append(Route(_route_method(method), path, target))
+                authorizer, scopes = route_security(operation, api["Properties"]["Body"])
+                routes.append(Route(_route_method(method), path, target, authorizer, scopes))
     return routes
 
 
@@ -457,16 +497,22 @@ def deploy(
     parameters: dict[str, str],
     *,
     stack_name: str = DEFAULT_STACK_NAME,
+    user_passwords: Mapping[str, str] | None = None,
 ) -> StackInfo:
     """Create template.yaml as a CloudFormation stack in moto and read back what to run.
 
     Works against a moto server (`endpoint_url`) and inside `mock_aws` (`endpoint_url=None`).
+    The template's Cognito resources are created first, through cognito-idp (moto's
+    CloudFormation cannot create them; devstack/cognito.py); `user_passwords` (username ->
+    password) gives users of the template a permanent password instead of an invitation.
     """
     with warnings.catch_warnings():
         # moto warns about each resource it skips whenever it reads the stack; the skipped
         # ones (the HTTP API) are exactly what the local gateway serves instead.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
-        return _deploy(session, endpoint_url, template_path, parameters, stack_name)
+        return _deploy(
+            session, endpoint_url, template_path, parameters, stack_name, user_passwords or {}
+        )
 
 
 def _deploy(
@@ -475,13 +521,26 @@ def _deploy(
     template_path: Path,
     parameters: dict[str, str],
     stack_name: str,
+    user_passwords: Mapping[str, str],
 ) -> StackInfo:
     region = session.region_name or DEFAULT_REGION
     clients = _Clients(session, endpoint_url, region)
+    account_id = str(clients.sts.get_caller_identity()["Account"])
     _upload_placeholder_code(clients.s3, region)
     translated = translate(load_template(template_path), parameters, region=region)
-    unsupported = _moto_unsupported_types(translated)
-    moto_template = for_moto(translated, unsupported)
+    values = stack_parameters(translated, parameters)
+    cognito = provision_cognito(
+        clients.cognito_idp,
+        translated,
+        values,
+        region,
+        account_id,
+        stack_name=stack_name,
+        user_passwords=user_passwords,
+    )
+    deployable = without_provisioned(translated, cognito)
+    unsupported = _moto_unsupported_types(deployable)
+    moto_template = for_moto(deployable, unsupported)
     log.info(
         "local stack: moto skips %s (served by devstack instead)", ", ".join(sorted(unsupported))
     )
@@ -492,6 +551,18 @@ def _deploy(
     tables = {k: physical_ids[k] for k, t in types.items() if t == "AWS::DynamoDB::Table"}
     event_sources = _read_event_sources(clients, functions, tables)
     _detach_moto_stream_invokers(event_sources, tables, region)
+    resolver = Resolver(
+        translated,
+        values,
+        region=region,
+        account_id=account_id,
+        stack_name=stack_name,
+        resources={
+            **{k: ResourceValues(ref=v) for k, v in physical_ids.items() if v},
+            **cognito,
+        },
+    )
+    authorizers, _ = authorizers_from_translated(translated, resolver)
     return StackInfo(
         stack_name=stack_name,
         region=region,
@@ -500,8 +571,46 @@ def _deploy(
         routes=routes_from_translated(translated),
         event_sources=event_sources,
         cors=cors_from_translated(translated),
-        physical_ids=physical_ids,
+        physical_ids={**physical_ids, **{k: v.ref for k, v in cognito.items()}},
         translated=translated,
+        cognito=cognito_info(translated, cognito, region, authorizers),
+        authorizers=authorizers,
+        account_id=account_id,
+    )
+
+
+def cognito_info(
+    translated: Mapping[str, Any],
+    provisioned: Mapping[str, Provisioned],
+    region: str,
+    authorizers: Mapping[str, JwtAuthorizer],
+) -> CognitoInfo | None:
+    """The user pool people sign in to: the one a JWT authorizer trusts (else the first), and
+    its app client (the authorizer's audience, else the pool's first client)."""
+    pools = [k for k, v in provisioned.items() if v.resource_type == USER_POOL]
+    if not pools:
+        return None
+    issuers = {f"https://cognito-idp.{region}.amazonaws.com/{provisioned[k].ref}": k for k in pools}
+    trusted = next((a for a in authorizers.values() if a.issuer in issuers), None)
+    pool_id_logical = issuers[trusted.issuer] if trusted else pools[0]
+    pool_id = provisioned[pool_id_logical].ref
+    clients = [
+        k
+        for k, v in provisioned.items()
+        if v.resource_type == USER_POOL_CLIENT
+        and _resources(translated)[k].get("Properties", {}).get("UserPoolId")
+        == {"Ref": pool_id_logical}
+    ]
+    audience = [k for k in clients if trusted and provisioned[k].ref in trusted.audiences]
+    chosen = (audience or clients or [""])[0]
+    return CognitoInfo(
+        user_pool_id=pool_id,
+        user_pool_client_id=provisioned[chosen].ref if chosen else "",
+        issuer=f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        region=region,
+        groups={k: v.ref for k, v in provisioned.items() if v.resource_type == USER_POOL_GROUP},
+        users={k: v.ref for k, v in provisioned.items() if v.resource_type == USER_POOL_USER},
+        provisioned=dict(provisioned),
     )
 
 
@@ -519,6 +628,8 @@ class _Clients:
             )
 
         self.s3 = client("s3")
+        self.sts = client("sts")
+        self.cognito_idp = client("cognito-idp")
         self.cloudformation = client("cloudformation")
         self.lambda_ = client("lambda")
         self.dynamodb = client("dynamodb")

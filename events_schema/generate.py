@@ -18,26 +18,39 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from services.ingest.app import build_app as build_ingest_app
+from services.people import models as people_models
+from services.people.app import build_app as build_people_app
+from services.people.directory import Directory
 from services.query.app import build_app as build_query_app
 from shared import models
-from shared.config import IngestConfig, QueryConfig
+from shared.config import IngestConfig, PeopleConfig, QueryConfig
 from shared.events import DOMAIN_EVENTS
 from shared.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
 from shared.repository import LedgerTable
+from shared.revocations import Revocations
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "events_schema"
 SCHEMA_ID_BASE = "https://scc-payments.invalid/schemas/"
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    models.LoginRequest,
+    people_models.LoginRequest,
+    people_models.ChallengeRequest,
+    people_models.RefreshRequest,
+    people_models.ForgotPasswordRequest,
+    people_models.ResetPasswordRequest,
+    people_models.InviteRequest,
+    people_models.RoleRequest,
     models.CreateEventRequest,
     models.LogPaymentRequest,
     models.LogPaymentByBodyRequest,
     models.VoidRequest,
 )
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    models.LoginResponse,
+    people_models.SignedIn,
+    people_models.Challenge,
+    people_models.PeopleList,
+    people_models.PersonView,
     models.LogPaymentResponse,
     models.VoidResponse,
     models.EventView,
@@ -59,18 +72,21 @@ def _schema(model: type[BaseModel], mode: str) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """Both functions' routes in one document (the HTTP API is one API to its clients)."""
+    """Every API function's routes in one document (the HTTP API is one API to its clients)."""
     table = LedgerTable(cast(Any, None), "unused")
     placeholder = {
         "TABLE_NAME": "unused",
         "ALLOWED_ORIGIN": "https://example.invalid",
-        "TOKEN_SIGNING_KEY": "k" * 43,
-        "ADMIN_EMAIL": "admin@example.invalid",
-        "ADMIN_PASSWORD_HASH": "x" * 20,
+        "REVOCATIONS_TABLE_NAME": "unused",
+        "USER_POOL_ID": "us-east-1_unused",
+        "USER_POOL_CLIENT_ID": "unused",
     }
+    directory = Directory(cast(Any, None), user_pool_id="unused", client_id="unused")
+    revocations = Revocations(cast(Any, None), "unused")
     apps = [
         build_ingest_app(IngestConfig.model_validate(placeholder), table),
         build_query_app(QueryConfig.model_validate(placeholder), table),
+        build_people_app(PeopleConfig.model_validate(placeholder), directory, revocations),
     ]
     merged: dict[str, Any] = {}
     for app in apps:

@@ -2,11 +2,25 @@
 
 export class ApiError extends Error {
   constructor(status, body) {
-    const error = (body && body.error) || {};
-    super(error.message || `Request failed (${status})`);
+    const error = (body && typeof body === "object" && body.error) || {};
+    super(typeof error.message === "string" && error.message ? error.message : `Request failed (${status})`);
     this.status = status;
-    this.code = error.code || "";
+    this.code = typeof error.code === "string" ? error.code : "";
     this.fields = error.fields && typeof error.fields === "object" ? error.fields : {};
+    // Our functions answer in the {"status":"error","error":{...}} envelope. Anything else with
+    // a 401 ({"message":"Unauthorized"}, or no body) comes from API Gateway's JWT authorizer:
+    // the token is missing, expired or forged, which a refresh can mend.
+    this.fromApi = Boolean(body && typeof body === "object" && body.error && typeof body.error === "object");
+  }
+
+  // The token was refused before any function ran (expired or not valid): try a refresh.
+  get tokenRefused() {
+    return this.status === 401 && !this.fromApi;
+  }
+
+  // The API itself says this person's session is over (disabled, role changed): sign in again.
+  get sessionEnded() {
+    return this.status === 401 && this.fromApi;
   }
 }
 

@@ -1,123 +1,62 @@
-// SCC Payments admin app. Every piece of server or user data reaches the page through
-// textContent, element properties and createElement: nothing is ever parsed as markup, so a
-// patron named "<img src=x onerror=alert(1)>" is shown as exactly that text.
+// SCC Payments app. Every piece of server or user data reaches the page through textContent,
+// element properties and createElement: nothing is ever parsed as markup, so a patron named
+// "<img src=x onerror=alert(1)>" is shown as exactly that text.
+//
+// Everyone signs in as themselves (Amazon Cognito behind /api/auth/*); roles are admin and
+// crew. Crew list events, log payments and see payments; admins also create events, void
+// payments and manage people. The API enforces the roles; the app only hides what a person
+// cannot use.
 
-import { ApiError, NetworkError, api } from "./api.js";
+import { ApiError, NetworkError } from "./api.js";
+import {
+  $,
+  EMAIL,
+  EMAIL_MAX,
+  checkText,
+  clearFieldErrors,
+  closeDialog,
+  el,
+  formatDay,
+  formatMoment,
+  initConfirmDialog,
+  restoreFocus,
+  show,
+  showError,
+  showFieldErrors,
+  toast,
+} from "./dom.js";
+import { hideAuth, initAuth, showAuth } from "./auth.js";
 import { uuid7 } from "./ids.js";
 import { MoneyError, formatMoney, parseAmountCents } from "./money.js";
+import { forgetPeople, initPeople, loadPeople, roleLabel } from "./people.js";
+import {
+  authed,
+  currentUser,
+  isAdmin,
+  onSessionChanged,
+  onSessionEnded,
+  resumeSession,
+  signOut as endOwnSession,
+  signedIn,
+} from "./session.js";
 
-const SESSION_KEY = "scc.session";
 const METHODS = ["cash", "card", "check", "venmo"];
 const METHOD_LABELS = { cash: "Cash", card: "Card", check: "Check", venmo: "Venmo" };
 const PATRON_NAME_MAX = 120;
 const NOTES_MAX = 1000;
 const REFERENCE_MAX = 100;
-const EMAIL_MAX = 254;
 const VOID_REASON_MAX = 500;
-const EMAIL = /^[^@\s<>"',;]+@[^@\s<>"',;]+\.[A-Za-z]{2,}$/;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-const CONTROL_MULTILINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const CONFIRM_TIMEOUT_MS = 60000;
-const EXPIRED_MESSAGE = "Your session has expired or was rejected. Please sign in again.";
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, { className, text, attrs } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
-
-// --- session (sessionStorage: gone when the tab closes) ----------------------------------------
-
-let session = null;
-let expiryTimer = 0;
-
-function loadSession() {
-  try {
-    const stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-    if (!stored || typeof stored.token !== "string") return null;
-    if (stored.expiresAt && Date.parse(stored.expiresAt) <= Date.now()) {
-      sessionStorage.removeItem(SESSION_KEY);
-      return null;
-    }
-    return stored;
-  } catch {
-    return null;
-  }
-}
-
-function startSession(next) {
-  session = next;
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
-  clearTimeout(expiryTimer);
-  const left = next.expiresAt ? Date.parse(next.expiresAt) - Date.now() : NaN;
-  if (Number.isFinite(left) && left < 2 ** 31 - 1) {
-    expiryTimer = setTimeout(() => endSession(EXPIRED_MESSAGE), Math.max(0, left));
-  }
-}
-
-function endSession(message) {
-  session = null;
-  clearTimeout(expiryTimer);
-  sessionStorage.removeItem(SESSION_KEY);
-  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
-  cards.clear();
-  showSignIn(message);
-}
-
-// Every authenticated call: a 401 (expired or rejected token) sends the admin back to sign-in.
-async function authed(path, options = {}) {
-  if (!session) {
-    endSession(EXPIRED_MESSAGE);
-    throw new ApiError(401, null);
-  }
-  try {
-    return await api(path, { ...options, token: session.token });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) endSession(EXPIRED_MESSAGE);
-    throw error;
-  }
-}
-
-// --- small view helpers ------------------------------------------------------------------------
-
-function show(element, visible) {
-  element.hidden = !visible;
-}
-
-function showError(element, message) {
-  element.textContent = message || "";
-  show(element, Boolean(message));
-}
-
-function toast(message, kind = "ok") {
-  const item = el("p", { className: `toast toast-${kind}`, text: message });
-  $("toasts").append(item);
-  setTimeout(() => item.remove(), 6000);
-}
-
-function formatDay(isoDate) {
-  // Calendar dates (YYYY-MM-DD): formatted in UTC so no time zone shifts the day.
-  const parsed = new Date(`${isoDate}T00:00:00Z`);
-  if (Number.isNaN(parsed.getTime())) return String(isoDate || "");
-  return parsed.toLocaleDateString("en-US", {
-    timeZone: "UTC",
-    weekday: "short",
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-  });
-}
-
-function formatMoment(iso) {
-  const parsed = new Date(iso);
-  if (Number.isNaN(parsed.getTime())) return String(iso || "");
-  return parsed.toLocaleString("en-US", { dateStyle: "medium", timeStyle: "short" });
-}
+const DRAFT_KEY = "scc.draft";
+const PAYMENT_FIELDS = [
+  ["patron_name", "patron-name"],
+  ["amount", "amount"],
+  ["payment_method", "method"],
+  ["reference", "reference"],
+  ["received_at", "received-at"],
+  ["patron_email", "patron-email"],
+  ["notes", "notes"],
+];
 
 function localDateTimeValue(date = new Date()) {
   const pad = (n) => String(n).padStart(2, "0");
@@ -127,108 +66,160 @@ function localDateTimeValue(date = new Date()) {
   );
 }
 
-// Per-field messages (client checks and the server's 400 "fields") next to their inputs.
-function clearFieldErrors(form) {
-  for (const node of form.querySelectorAll(".field-error")) showError(node, "");
-  for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+function forbidden(error) {
+  return error instanceof ApiError && error.status === 403;
 }
 
-function showFieldErrors(form, fields) {
-  let first = null;
-  const unplaced = [];
-  for (const [name, message] of Object.entries(fields || {})) {
-    const slot = form.querySelector(`.field-error[data-field="${CSS.escape(name)}"]`);
-    if (!slot) {
-      unplaced.push(`${name}: ${message}`);
-      continue;
-    }
-    showError(slot, `${labelFor(slot)} ${message}`);
-    const input = form.querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`);
-    if (input) {
-      input.setAttribute("aria-invalid", "true");
-      first = first || input;
-    }
+// --- who is signed in, and what they may see ---------------------------------------------------
+
+let shownRole = null;
+
+function applyUser(user) {
+  if (!user) return;
+  $("session-user").textContent = user.name || user.email || "";
+  $("session-user").title = user.email || "";
+  $("session-role").textContent = roleLabel(user.role);
+  $("session-role").dataset.role = user.role || "";
+  document.body.dataset.role = user.role || "";
+  const admin = user.role === "admin";
+  show($("nav-people"), admin);
+  show($("create-event"), admin);
+  const changed = shownRole !== null && shownRole !== user.role;
+  shownRole = user.role;
+  if (!changed) return;
+  // A role change (seen at a refresh): redraw what depends on it.
+  for (const card of cards.values()) if (card.paymentsSection.open) loadPayments(card);
+  if (!admin && !$("people").hidden) route();
+}
+
+// --- views: sign-in, events, people --------------------------------------------------------------
+
+function currentView() {
+  return location.hash === "#people" && isAdmin() ? "people" : "events";
+}
+
+function showView(view, { focus = false } = {}) {
+  show($("events"), view === "events");
+  show($("people"), view === "people");
+  for (const [id, name] of [
+    ["nav-events", "events"],
+    ["nav-people", "people"],
+  ]) {
+    if (name === view) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
   }
-  if (first) first.focus();
-  return unplaced;
+  if (focus) $(view === "people" ? "people-title" : "events-title").focus();
 }
 
-function labelFor(slot) {
-  const input = slot.closest("form").querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`);
-  const label = input && input.labels && input.labels[0];
-  if (!label) return "This field";
-  const text = (label.firstChild && label.firstChild.textContent) || label.textContent;
-  return text.trim();
+async function route({ focus = false } = {}) {
+  if (!signedIn()) return;
+  const view = currentView();
+  showView(view, { focus });
+  if (view === "people") await loadPeople();
+  else await loadEvents();
 }
 
-function checkText(value, { required = false, max, multiline = false }) {
-  const text = value.trim();
-  if (required && !text) return "is required";
-  if ((multiline ? CONTROL_MULTILINE : CONTROL).test(text)) {
-    return "must not contain control characters";
-  }
-  if (text.length > max) return `must be at most ${max} characters`;
-  return null;
-}
-
-// --- sign-in -----------------------------------------------------------------------------------
-
-function showSignIn(message) {
+function showSignIn(message, email) {
   show($("session"), false);
   show($("events"), false);
-  show($("sign-in"), true);
-  showError($("sign-in-error"), message);
+  show($("people"), false);
   $("event-list").replaceChildren();
-  $("email").focus();
+  cards.clear();
+  forgetPeople();
+  shownRole = null;
+  showAuth({ message, email });
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  const email = $("email").value.trim();
-  const password = $("password").value;
-  if (!email || !password) {
-    showError($("sign-in-error"), "Enter your e-mail and password.");
-    return;
-  }
-  const submit = $("sign-in-submit");
-  submit.disabled = true;
-  showError($("sign-in-error"), "");
-  try {
-    const { data } = await api("api/auth/login", { method: "POST", body: { email, password } });
-    startSession({ token: data.token, expiresAt: data.expires_at, email });
-    $("password").value = "";
-    showEvents();
-  } catch (error) {
-    let message = "Sign-in failed. Check your connection and try again.";
-    if (error instanceof ApiError && error.status === 401) message = "Wrong e-mail or password.";
-    if (error instanceof ApiError && error.status === 429) {
-      message = "Too many attempts. Wait a few minutes, then try again.";
-    }
-    showError($("sign-in-error"), message);
-  } finally {
-    submit.disabled = false;
-  }
+async function afterSignIn() {
+  applyUser(currentUser());
+  show($("session"), true);
+  const draft = takeDraft(currentUser());
+  if (draft && location.hash === "#people") history.replaceState(null, "", "#events");
+  await route();
+  if (draft) reopenDraft(draft);
+}
+
+// The session ended (refresh refused, person disabled, role changed): back to sign-in, and an
+// open dialog's entries are kept for when the same person signs in again.
+function sessionEnded(message, ended) {
+  const kept = keepDraft(ended);
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  const text = kept
+    ? `${message} What you entered in “${kept.kind === "void" ? "Void payment" : "Log payment"}” is kept and reopens after you sign in.`
+    : message;
+  showSignIn(text, ended.user && ended.user.email ? ended.user.email : undefined);
 }
 
 function signOut() {
-  $("password").value = "";
-  endSession("");
-  showError($("sign-in-error"), "");
+  sessionStorage.removeItem(DRAFT_KEY);
+  endOwnSession();
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  showSignIn("", "");
   toast("Signed out.");
+}
+
+// --- drafts: an open dialog survives a session that ends -----------------------------------------
+
+function ownerOf(user) {
+  return user ? user.person_id || (user.email || "").toLowerCase() : "";
+}
+
+function keepDraft(ended) {
+  const owner = ownerOf(ended && ended.user);
+  let draft = null;
+  if ($("payment-dialog").open && paymentState.card && paymentState.paymentId) {
+    const values = {};
+    for (const [name, id] of PAYMENT_FIELDS) values[name] = $(id).value;
+    draft = {
+      kind: "payment",
+      owner,
+      event_id: paymentState.card.event.event_id,
+      event_name: paymentState.card.event.event_name,
+      payment_id: paymentState.paymentId,
+      values,
+    };
+  } else if ($("void-dialog").open && voidState.card && voidState.payment) {
+    draft = {
+      kind: "void",
+      owner,
+      event_id: voidState.card.event.event_id,
+      event_name: voidState.card.event.event_name,
+      payment: voidState.payment,
+      reason: $("void-reason").value,
+    };
+  }
+  if (draft) sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  return draft;
+}
+
+// The kept draft if it belongs to `user` (anyone else signing in in this tab drops it).
+function takeDraft(user) {
+  let draft = null;
+  try {
+    draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+  } catch {
+    draft = null;
+  }
+  sessionStorage.removeItem(DRAFT_KEY);
+  if (!draft || typeof draft !== "object" || draft.owner !== ownerOf(user)) return null;
+  if (draft.kind === "void" && !isAdmin()) return null;
+  return draft;
+}
+
+function reopenDraft(draft) {
+  const card = cards.get(draft.event_id);
+  if (!card) {
+    toast(`What you entered for ${draft.event_name || "an event"} could not be reopened: the event is not listed.`, "warn");
+    return;
+  }
+  if (draft.kind === "payment") openPaymentDialog(card, { draft });
+  else if (draft.kind === "void") openVoidDialog(card, draft.payment, card.logButton, { reason: draft.reason });
 }
 
 // --- events ------------------------------------------------------------------------------------
 
 // event_id -> card state: { event, summary (server), pending: [ops], elements..., filters }
 const cards = new Map();
-
-function showEvents() {
-  show($("sign-in"), false);
-  show($("session"), true);
-  show($("events"), true);
-  $("session-email").textContent = session.email || "";
-  loadEvents();
-}
 
 async function loadEvents() {
   const status = $("events-status");
@@ -244,11 +235,15 @@ async function loadEvents() {
     });
     for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
     $("event-list").replaceChildren(...items);
-    status.textContent = events.length ? "" : "No events yet. Create one with “New event”.";
-    if (!events.length) $("create-event").open = true;
+    if (events.length) status.textContent = "";
+    else if (isAdmin()) status.textContent = "No events yet. Create one with “New event”.";
+    else status.textContent = "No events yet. An admin creates them.";
+    if (!events.length && isAdmin()) $("create-event").open = true;
   } catch (error) {
     status.textContent = "";
-    if (!(error instanceof ApiError && error.status === 401)) {
+    if (forbidden(error)) {
+      showError($("events-error"), "Your account has no role yet, so it cannot see events. Ask an admin to give you one.");
+    } else if (!(error instanceof ApiError && error.status === 401)) {
       showError($("events-error"), "Could not load the events. Check your connection and try again.");
     }
   }
@@ -443,6 +438,8 @@ async function loadPayments(card, { append = false } = {}) {
     card.paymentsStatus.textContent = "";
     if (error instanceof ApiError && error.status === 400) {
       showError(card.filterError, Object.values(error.fields).join("; ") || error.message);
+    } else if (forbidden(error)) {
+      card.paymentsStatus.textContent = error.message;
     } else if (!(error instanceof ApiError && error.status === 401)) {
       card.paymentsStatus.textContent = "Could not load the payments. Try again.";
     }
@@ -473,7 +470,7 @@ function paymentRow(card, payment) {
         text: `Voided by ${payment.void.voided_by} (${formatMoment(payment.void.timestamp)}): ${payment.void.reason}`,
       }),
     );
-  } else {
+  } else if (isAdmin()) {
     const button = el("button", {
       className: "secondary small",
       text: "Void",
@@ -513,7 +510,7 @@ async function confirmTotals(card) {
   // second), then back off to one a second.
   let delay = 100;
   try {
-    while (card.pending.length && session && cards.get(card.event.event_id) === card) {
+    while (card.pending.length && signedIn() && cards.get(card.event.event_id) === card) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (performance.now() - started > 3000) delay = Math.min(delay * 1.5, 1000);
       try {
@@ -542,27 +539,33 @@ async function confirmTotals(card) {
 
 const paymentState = { card: null, paymentId: null, opener: null, inFlight: false };
 
-function openPaymentDialog(card) {
+// `draft`: the entries and payment_id kept when the session ended while this dialog was open;
+// the same payment_id again means a retry can never log the payment twice.
+function openPaymentDialog(card, { draft = null } = {}) {
   const form = $("payment-form");
   form.reset();
   clearFieldErrors(form);
   showError($("payment-error"), "");
   paymentState.card = card;
-  paymentState.paymentId = uuid7(); // a new idempotency key per opening, reused on retry
+  paymentState.paymentId = draft ? draft.payment_id : uuid7(); // new per opening, reused on retry
   paymentState.opener = card.logButton;
   $("payment-event").textContent = `${card.event.event_name} · ${formatDay(card.event.date)}`;
   $("received-at").value = localDateTimeValue();
+  if (draft) {
+    for (const [name, id] of PAYMENT_FIELDS) {
+      const value = draft.values && draft.values[name];
+      if (typeof value === "string") $(id).value = value;
+    }
+  }
+  showError(
+    $("payment-notice"),
+    draft
+      ? "You were asked to sign in again while logging this payment; your entries are kept. Check them and press “Log payment”: it will not be logged twice."
+      : "",
+  );
   $("payment-submit").disabled = false;
   $("payment-dialog").showModal();
   $("patron-name").focus();
-}
-
-function closeDialog(dialog) {
-  if (dialog.open) dialog.close();
-}
-
-function restoreFocus(opener) {
-  if (opener && opener.isConnected) opener.focus();
 }
 
 function paymentBody() {
@@ -665,6 +668,8 @@ async function submitPayment(event) {
       );
     } else if (error instanceof ApiError && error.status === 404) {
       showError($("payment-error"), "This event no longer exists. Refresh the events.");
+    } else if (forbidden(error)) {
+      showError($("payment-error"), `${error.message}. Nothing was logged.`);
     } else if (!(error instanceof ApiError && error.status === 401)) {
       showError($("payment-error"), `${error.message}. Nothing was logged; try again.`);
     }
@@ -679,12 +684,17 @@ async function submitPayment(event) {
 
 const voidState = { card: null, payment: null, opener: null, confirming: false, inFlight: false };
 
-function openVoidDialog(card, payment, opener) {
+function openVoidDialog(card, payment, opener, { reason = null } = {}) {
   const form = $("void-form");
   form.reset();
   clearFieldErrors(form);
   showError($("void-error"), "");
   Object.assign(voidState, { card, payment, opener, confirming: false });
+  if (typeof reason === "string") $("void-reason").value = reason;
+  showError(
+    $("void-notice"),
+    reason === null ? "" : "You were asked to sign in again while voiding this payment; your reason is kept.",
+  );
   $("void-summary").textContent =
     `${payment.patron_name} · ${formatMoney(payment.amount_cents, payment.currency)} · ` +
     `${METHOD_LABELS[payment.payment_method] || payment.payment_method}`;
@@ -815,6 +825,8 @@ async function createEvent(event) {
     if (error instanceof ApiError && (error.status === 400 || error.status === 409)) {
       const unplaced = showFieldErrors(form, error.fields);
       showError($("create-event-error"), unplaced.length ? unplaced.join("; ") : error.message);
+    } else if (forbidden(error)) {
+      showError($("create-event-error"), error.message);
     } else if (!(error instanceof ApiError && error.status === 401)) {
       showError($("create-event-error"), "Could not create the event. Check your connection and try again.");
     }
@@ -825,8 +837,14 @@ async function createEvent(event) {
 
 // --- start -------------------------------------------------------------------------------------
 
-function start() {
-  $("sign-in-form").addEventListener("submit", signIn);
+async function start() {
+  initConfirmDialog();
+  initAuth({ signedIn: afterSignIn });
+  initPeople();
+  onSessionEnded(sessionEnded);
+  onSessionChanged((user) => {
+    if (user) applyUser(user);
+  });
   $("sign-out").addEventListener("click", signOut);
   $("refresh").addEventListener("click", () => loadEvents());
   $("create-event-form").addEventListener("submit", createEvent);
@@ -840,11 +858,10 @@ function start() {
     if (voidState.opener && voidState.opener.isConnected) voidState.opener.focus();
     else if (voidState.card) restoreFocus(voidState.card.logButton);
   });
-  const stored = loadSession();
-  if (stored) {
-    startSession(stored);
-    showEvents();
-  } else {
+  window.addEventListener("hashchange", () => route({ focus: true }));
+  if (await resumeSession()) {
+    await afterSignIn();
+  } else if (!signedIn() && $("sign-in").hidden) {
     showSignIn("");
   }
 }

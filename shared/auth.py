@@ -1,147 +1,115 @@
-"""Admin sign-in: slow password hashes and short-lived HS256 tokens.
+"""Who is calling, and may they: the caller from the HTTP API's JWT authorizer, and the roles.
 
-Passwords are hashed with scrypt at OWASP's parameters (N=2^17, r=8, p=1) and compared in
-constant time. Tokens are JWTs signed with HS256 only (the algorithm is pinned when decoding,
-so ``alg: none`` or an RS/HS confusion is refused), with ``exp``, ``iat``, issuer and audience.
+Tokens are Amazon Cognito's and are verified by API Gateway's JWT authorizer before a function
+runs (template.yaml, HttpApi Auth); no function verifies a signature. A function reads the
+verified claims from ``requestContext.authorizer.jwt.claims``, where API Gateway passes every
+claim as a string (arrays as ``"[admin crew]"``, numbers as ``"1764460800"``).
+
+The roles are the user pool's groups. ``crew`` may list events, log payments and see an event's
+payments and totals; ``admin`` may do all of that and more. The check is ``require_role``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-import sys
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
-import jwt
-
-from shared.errors import Unauthorized
-
-_SCHEME = "scrypt"
-_OWASP_N, _OWASP_R, _OWASP_P = 2**17, 8, 1
-_KEY_LENGTH = 32
-_ISSUER = "scc-payments"
-_AUDIENCE = "scc-admin"
-_ALGORITHM = "HS256"
+from shared.errors import Forbidden, Unauthorized
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+class Role(StrEnum):
+    ADMIN = "admin"
+    CREW = "crew"
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+# What each role may do beyond the ones below it: an admin is also crew.
+_IMPLIES: Mapping[Role, frozenset[Role]] = {
+    Role.ADMIN: frozenset({Role.ADMIN, Role.CREW}),
+    Role.CREW: frozenset({Role.CREW}),
+}
+
+SIGN_IN_AGAIN = "Your session has ended; sign in again"
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=256 * n * r + 1024 * 1024,
-        dklen=_KEY_LENGTH,
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in person, as the verified ID token names them."""
+
+    sub: str
+    email: str
+    groups: frozenset[str]
+    issued_at: int  # the token's `iat`, epoch seconds: revocation compares against it
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        granted: set[Role] = set()
+        for role in Role:
+            if role.value in self.groups:
+                granted |= _IMPLIES[role]
+        return frozenset(granted)
+
+    @property
+    def role(self) -> Role | None:
+        """The highest role held (admin over crew), or None for a person in neither group."""
+        roles = self.roles
+        return next((role for role in Role if role in roles), None)
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+def require_role(caller: Caller, role: Role) -> None:
+    """The one role check: a signed-in person without `role` gets a 403."""
+    if not caller.has(role):
+        raise Forbidden(f"This needs the {role.value} role; ask an admin")
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """`cognito:groups` in every form it arrives in: API Gateway's "[admin crew]", a JSON
+    array's text, a list (a token's own payload), or one bare name."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, list | tuple):
+        return frozenset(str(item) for item in value if str(item))
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return frozenset(str(item) for item in parsed if str(item))
+        text = text[1:-1]
+    return frozenset(part for part in text.replace(",", " ").split() if part)
+
+
+def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
+    """The caller an authorizer-verified claim set names; Unauthorized when it names nobody
+    (an access token has no e-mail: the API takes the ID token that sign-in returns)."""
+    sub = str(claims.get("sub") or "").strip()
+    email = str(claims.get("email") or "").strip().lower()
+    token_use = str(claims.get("token_use") or "id")
+    if not sub or not email or token_use != "id":  # noqa: S105 - a claim value, not a secret
+        raise Unauthorized("Send the ID token that /api/auth/login returns")
+    try:
+        issued_at = int(str(claims.get("iat") or "0"))
+    except ValueError:
+        raise Unauthorized(SIGN_IN_AGAIN) from None
+    return Caller(
+        sub=sub,
+        email=email,
+        groups=parse_groups(claims.get("cognito:groups")),
+        issued_at=issued_at,
     )
 
 
-def hash_password(password: str, *, n: int = _OWASP_N, r: int = _OWASP_R, p: int = _OWASP_P) -> str:
-    """ "scrypt$N$r$p$salt$key": the parameters travel with the hash so they can be raised later."""
-    salt = secrets.token_bytes(16)
-    return f"{_SCHEME}${n}${r}${p}${_b64(salt)}${_b64(_scrypt(password, salt, n, r, p))}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        scheme, n, r, p, salt, expected = encoded.split("$")
-        if scheme != _SCHEME:
-            return False
-        actual = _scrypt(password, _unb64(salt), int(n), int(r), int(p))
-        return hmac.compare_digest(actual, _unb64(expected))
-    except ValueError:
-        return False
-
-
-def burn_password_check(password: str, encoded: str) -> None:
-    """Spend the same time as a real check (for unknown e-mails), so timing reveals nothing."""
-    verify_password(password, encoded)
-
-
-@dataclass(frozen=True)
-class Admin:
-    email: str
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    expires_at: datetime
-
-
-def issue_token(email: str, *, key: str, ttl_seconds: int, now: datetime) -> IssuedToken:
-    expires_at = now + timedelta(seconds=ttl_seconds)
-    claims = {
-        "sub": email,
-        "iss": _ISSUER,
-        "aud": _AUDIENCE,
-        "iat": int(now.timestamp()),
-        "exp": int(expires_at.timestamp()),
-        "jti": secrets.token_urlsafe(12),
-    }
-    return IssuedToken(jwt.encode(claims, key, algorithm=_ALGORITHM), expires_at)
-
-
-def verify_token(token: str, *, key: str) -> Admin:
-    """Return the admin a token was issued to; Unauthorized for anything else."""
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[_ALGORITHM],
-            audience=_AUDIENCE,
-            issuer=_ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("Your session has expired; sign in again") from None
-    except jwt.PyJWTError:
-        raise Unauthorized("Invalid token; sign in again") from None
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise Unauthorized("Invalid token; sign in again")
-    return Admin(email=subject)
-
-
-def bearer_token(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized("Sign in required: send Authorization: Bearer <token>")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Sign in required: send Authorization: Bearer <token>")
-    return token.strip()
-
-
-def email_digest(email: str) -> str:
-    """Keys for per-address sign-in counters: no address is stored in clear."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
-
-
-def _main(argv: list[str]) -> int:
-    import getpass
-
-    if argv[1:] != ["hash"]:
-        print("usage: python -m shared.auth hash   (reads the password from stdin or a prompt)")
-        return 2
-    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
-    password = password.rstrip("\n")
-    if len(password) < 12:
-        print("refusing: use at least 12 characters", file=sys.stderr)
-        return 1
-    print(hash_password(password))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv))
+def authorizer_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JWT authorizer's verified claims in an HTTP API (payload 2.0) event, if any."""
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    return claims if isinstance(claims, Mapping) else None

@@ -10,24 +10,30 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.config_errors import ConfigError
 from shared.secrets import Fetch, collect_secrets, ssm_fetch
 
-__all__ = ["ConfigError", "IngestConfig", "ProjectorConfig", "QueryConfig", "load_config"]
+__all__ = [
+    "ConfigError",
+    "IngestConfig",
+    "PeopleConfig",
+    "ProjectorConfig",
+    "QueryConfig",
+    "load_config",
+]
 
-# Enough for 256 bits once the key is base64url text (43 characters).
-_MIN_SIGNING_KEY_CHARS = 43
 
-
-class _TableConfig(BaseModel):
+class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
 
     # Secret variables (name -> required): each may instead be given as <NAME>_PARAM, the
     # name of an SSM SecureString parameter (shared.secrets).
     SECRET_VARIABLES: ClassVar[Mapping[str, bool]] = {}
 
+
+class _TableConfig(_Config):
     table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3, max_length=255)]
 
 
@@ -35,37 +41,35 @@ class ProjectorConfig(_TableConfig):
     pass
 
 
-class _Config(_TableConfig):
-    SECRET_VARIABLES: ClassVar[Mapping[str, bool]] = {"TOKEN_SIGNING_KEY": True}
+class _ApiConfig(_Config):
+    """What every API function needs: CORS and the revocations it checks callers against."""
 
     allowed_origin: Annotated[str, Field(alias="ALLOWED_ORIGIN", min_length=1)]
-    token_signing_key: Annotated[
-        SecretStr, Field(alias="TOKEN_SIGNING_KEY", min_length=_MIN_SIGNING_KEY_CHARS)
+    revocations_table_name: Annotated[
+        str, Field(alias="REVOCATIONS_TABLE_NAME", min_length=3, max_length=255)
     ]
 
 
-class IngestConfig(_Config):
-    SECRET_VARIABLES: ClassVar[Mapping[str, bool]] = {
-        "TOKEN_SIGNING_KEY": True,
-        "ADMIN_PASSWORD_HASH": True,
-    }
-
-    admin_email: Annotated[str, Field(alias="ADMIN_EMAIL", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    admin_password_hash: Annotated[SecretStr, Field(alias="ADMIN_PASSWORD_HASH", min_length=20)]
-    token_ttl_seconds: Annotated[int, Field(alias="TOKEN_TTL_SECONDS", ge=60, le=86_400)] = 28_800
+class IngestConfig(_ApiConfig, _TableConfig):
     max_payment_cents: Annotated[int, Field(alias="MAX_PAYMENT_CENTS", ge=1)] = 10_000_000
-    # Failed sign-ins allowed per e-mail address within the window before 429.
-    login_max_failures: Annotated[int, Field(alias="LOGIN_MAX_FAILURES", ge=1)] = 5
-    login_window_seconds: Annotated[int, Field(alias="LOGIN_WINDOW_SECONDS", ge=1)] = 900
 
 
-class QueryConfig(_Config):
+class QueryConfig(_ApiConfig, _TableConfig):
     default_page_size: Annotated[
         int, Field(validation_alias=AliasChoices("PAGE_SIZE"), ge=1, le=500)
     ] = 50
 
 
-ConfigT = TypeVar("ConfigT", bound=_TableConfig)
+class PeopleConfig(_ApiConfig):
+    user_pool_id: Annotated[
+        str, Field(alias="USER_POOL_ID", pattern=r"^[\w-]+_[0-9a-zA-Z]+$", max_length=55)
+    ]
+    user_pool_client_id: Annotated[
+        str, Field(alias="USER_POOL_CLIENT_ID", pattern=r"^[\w+]+$", min_length=1, max_length=128)
+    ]
+
+
+ConfigT = TypeVar("ConfigT", bound=_Config)
 
 
 def load_config(

@@ -34,7 +34,8 @@ class PaymentLogged(_Item):
     notes: str | None = None
     reference: str | None = None
     received_at: str = Field(pattern=_ISO_Z)
-    logged_by: str
+    logged_by: str = Field(description="e-mail of the signed-in person who logged it")
+    logged_by_sub: str | None = Field(default=None, description="their Cognito sub")
     timestamp: str = Field(pattern=_ISO_Z, description="server UTC time of logging")
     patron_email: str | None = None
     request_fingerprint: str
@@ -48,6 +49,7 @@ class PaymentVoided(_Item):
     payment_id: str
     reason: str
     voided_by: str
+    voided_by_sub: str | None = None
     timestamp: str = Field(pattern=_ISO_Z)
     amount_cents: int = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -69,6 +71,7 @@ class EventCreated(_Item):
     expected_total_cents: int | None = None
     created_at: str = Field(pattern=_ISO_Z)
     created_by: str
+    created_by_sub: str | None = None
 
 
 DOMAIN_EVENTS: tuple[type[BaseModel], ...] = (PaymentLogged, PaymentVoided, EventCreated)

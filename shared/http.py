@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +20,16 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.auth import Admin, bearer_token, verify_token
+from shared.auth import (
+    SIGN_IN_AGAIN,
+    Caller,
+    Role,
+    authorizer_claims,
+    caller_from_claims,
+    require_role,
+)
 from shared.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from shared.revocations import Revocations, is_revoked
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -200,11 +208,23 @@ def check_request(event: dict[str, Any], *, has_body: bool) -> None:
         raise ValidationFailed.field("body", "must be a JSON object")
 
 
-def authenticate(event: dict[str, Any], *, signing_key: str, required: bool) -> Admin | None:
-    authorization = _header(event, "authorization")
-    if authorization is None and not required:
-        return None
-    return verify_token(bearer_token(authorization), key=signing_key)
+# Route key ("POST /api/events") -> the role it needs; None for a public route. Every route a
+# function serves is listed: a route missing here is refused, never served unchecked.
+Access = Mapping[str, Role | None]
+
+
+def identify(event: dict[str, Any], needed: Role, revocations: Revocations) -> Caller:
+    """The caller of an authorized route, checked once: named by the JWT authorizer's claims,
+    not revoked since the token was issued, and holding the role."""
+    claims = authorizer_claims(event)
+    if claims is None:
+        # Only reachable when the function is invoked without the API's authorizer.
+        raise Unauthorized("Sign in required: send Authorization: Bearer <token>")
+    caller = caller_from_claims(claims)
+    if is_revoked(caller.issued_at, revocations.revoked_before(caller.sub)):
+        raise Unauthorized(SIGN_IN_AGAIN)
+    require_role(caller, needed)
+    return caller
 
 
 def handle(
@@ -212,22 +232,22 @@ def handle(
     event: dict[str, Any],
     context: LambdaContext,
     *,
-    signing_key: str,
-    public_routes: frozenset[str],
-    optional_auth_routes: frozenset[str] = frozenset(),
+    access: Access,
+    revocations: Revocations,
+    bodiless: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Check size, body and token, then route. Auth is checked before the body is validated so
-    an anonymous caller learns nothing about the API's inputs."""
+    """Check the caller (who, not revoked, role), then size and body, then route. The caller is
+    checked before the body so that nobody without the role learns anything about its inputs."""
     route_key = str(event.get("routeKey", ""))
     method = route_key.split(" ", 1)[0]
     try:
-        if route_key not in public_routes:
-            admin = authenticate(
-                event, signing_key=signing_key, required=route_key not in optional_auth_routes
-            )
-            if admin is not None:
-                app.append_context(admin=admin)
-        check_request(event, has_body=method in ("POST", "PUT", "PATCH"))
+        if route_key not in access:
+            raise NotFound("No such API route")
+        needed = access[route_key]
+        if needed is not None:
+            app.append_context(caller=identify(event, needed, revocations))
+        has_body = method in ("POST", "PUT", "PATCH") and route_key not in bodiless
+        check_request(event, has_body=has_body)
     except DomainError as error:
         app.clear_context()
         return _early_response(app, event, error)
@@ -259,33 +279,24 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def make_api_handler(
     app: APIGatewayHttpResolver,
     *,
-    signing_key: str,
-    public_routes: frozenset[str],
-    optional_auth_routes: frozenset[str] = frozenset(),
+    access: Access,
+    revocations: Revocations,
+    bodiless: frozenset[str] = frozenset(),
 ) -> Handler:
-    """The Lambda entry point of an API function: logging context, guard, then routing."""
+    """The Lambda entry point of an API function: logging context, guard, then routing.
+    `bodiless` lists POST routes that take no body (an action on the path's resource)."""
 
     @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return handle(
-            app,
-            event,
-            context,
-            signing_key=signing_key,
-            public_routes=public_routes,
-            optional_auth_routes=optional_auth_routes,
+            app, event, context, access=access, revocations=revocations, bodiless=bodiless
         )
 
     return lambda_handler
 
 
-def current_admin(app: APIGatewayHttpResolver) -> Admin:
-    admin = app.context.get("admin")
-    if not isinstance(admin, Admin):
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    caller = app.context.get("caller")
+    if not isinstance(caller, Caller):
         raise Unauthorized("Sign in required")
-    return admin
-
-
-def optional_admin(app: APIGatewayHttpResolver) -> Admin | None:
-    admin = app.context.get("admin")
-    return admin if isinstance(admin, Admin) else None
+    return caller

@@ -1,4 +1,4 @@
-"""Single-table key layout (see DESIGN.md, "Data model"). Every key string is built here."""
+"""Single-table key layout (README, "Data model"). Every key string is built here."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ PAYMENT_PREFIX = "PAYMENT#"
 VOID_PREFIX = "VOID#"
 SUMMARY_SK = "SUMMARY"
 APPLIED_PREFIX = "APPLIED#"
-LOGIN_PREFIX = "LOGIN#"
-LOGIN_SK = "THROTTLE"
 EVENTS_GSI = "EventsByDate"
 EVENTS_GSI_PK = "EVENTS"
 
@@ -29,7 +27,3 @@ def void_sk(payment_id: str) -> str:
 def events_gsi_sk(event_date: str, event_id: str) -> str:
     # Date first so the index lists events chronologically; the id breaks ties.
     return f"{event_date}#{event_id}"
-
-
-def login_pk(email_digest: str) -> str:
-    return f"{LOGIN_PREFIX}{email_digest}"

@@ -24,7 +24,7 @@ from pydantic import (
 
 from shared.ids import is_event_id, is_uuid7
 from shared.money import MoneyError, format_cents, parse_amount_cents
-from shared.text import clean_text
+from shared.text import clean_text, has_visible
 from shared.timeutil import iso_z, to_utc
 
 PAYMENT_METHODS = ("cash", "card", "check", "venmo")
@@ -67,25 +67,31 @@ AmountCents = Annotated[
 ]
 
 
-def _text(max_length: int, *, multiline: bool = False, required: bool = True) -> Any:
+def visible_text(max_length: int, *, multiline: bool = False, required: bool = True) -> Any:
+    """The one rule for user-supplied text: cleaned, capped, and not empty when required."""
+
     def check(value: str) -> str:
         cleaned = clean_text(value, max_length=max_length, multiline=multiline)
         if required and not cleaned:
             raise ValueError("must not be empty")
+        if cleaned and not has_visible(cleaned):
+            raise ValueError("must contain something visible")
         return cleaned
 
     return AfterValidator(check)
 
 
-PatronName = Annotated[str, Field(max_length=4 * PATRON_NAME_MAX), _text(PATRON_NAME_MAX)]
+PatronName = Annotated[str, Field(max_length=4 * PATRON_NAME_MAX), visible_text(PATRON_NAME_MAX)]
 Notes = Annotated[
-    str, Field(max_length=4 * NOTES_MAX), _text(NOTES_MAX, multiline=True, required=False)
+    str, Field(max_length=4 * NOTES_MAX), visible_text(NOTES_MAX, multiline=True, required=False)
 ]
 Reference = Annotated[
-    str, Field(max_length=4 * REFERENCE_MAX), _text(REFERENCE_MAX, required=False)
+    str, Field(max_length=4 * REFERENCE_MAX), visible_text(REFERENCE_MAX, required=False)
 ]
-EventName = Annotated[str, Field(max_length=4 * EVENT_NAME_MAX), _text(EVENT_NAME_MAX)]
-Location = Annotated[str, Field(max_length=4 * LOCATION_MAX), _text(LOCATION_MAX, required=False)]
+EventName = Annotated[str, Field(max_length=4 * EVENT_NAME_MAX), visible_text(EVENT_NAME_MAX)]
+Location = Annotated[
+    str, Field(max_length=4 * LOCATION_MAX), visible_text(LOCATION_MAX, required=False)
+]
 
 
 def _email(value: str) -> str:
@@ -129,22 +135,12 @@ def _iso_date(value: object) -> object:
     return value
 
 
-class _Request(BaseModel):
+class Request(BaseModel):
     # Unknown fields are an error, not silently dropped: a typo must not lose data.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class LoginRequest(_Request):
-    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
-
-
-class LoginResponse(BaseModel):
-    token: str
-    expires_at: str
-
-
-class CreateEventRequest(_Request):
+class CreateEventRequest(Request):
     event_name: EventName
     date: Annotated[Date, BeforeValidator(_iso_date)]
     location: Location | None = None
@@ -159,7 +155,7 @@ class CreateEventRequest(_Request):
         return value.strip().upper()
 
 
-class LogPaymentRequest(_Request):
+class LogPaymentRequest(Request):
     patron_name: PatronName
     amount: AmountCents
     payment_method: Annotated[PaymentMethod, BeforeValidator(_method)]
@@ -212,6 +208,7 @@ class Event(BaseModel):
     expected_total_cents: int | None = None
     created_at: datetime
     created_by: str
+    created_by_sub: str | None = None  # the Cognito sub beside the e-mail (older items: none)
 
 
 class Payment(BaseModel):
@@ -225,6 +222,7 @@ class Payment(BaseModel):
     reference: str | None = None
     received_at: datetime
     logged_by: str
+    logged_by_sub: str | None = None
     timestamp: datetime
     patron_email: str | None = None
     request_fingerprint: str
@@ -244,6 +242,7 @@ class Void(BaseModel):
     event_id: str
     reason: str
     voided_by: str
+    voided_by_sub: str | None = None
     timestamp: datetime
     amount_cents: int
     currency: str
@@ -252,10 +251,10 @@ class Void(BaseModel):
 
 
 VOID_REASON_MAX = 500
-VoidReason = Annotated[str, Field(max_length=4 * VOID_REASON_MAX), _text(VOID_REASON_MAX)]
+VoidReason = Annotated[str, Field(max_length=4 * VOID_REASON_MAX), visible_text(VOID_REASON_MAX)]
 
 
-class VoidRequest(_Request):
+class VoidRequest(Request):
     reason: VoidReason
 
 

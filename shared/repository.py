@@ -106,12 +106,6 @@ class PaymentFilter:
 MAX_FILTERED_READS = 10
 
 
-@dataclass(frozen=True)
-class LoginCounter:
-    failures: int
-    window_ends_at: int  # epoch seconds; also the item's TTL
-
-
 class LedgerTable:
     """Typed access to the table; construct once per cold start and pass it to the logic."""
 
@@ -144,6 +138,7 @@ class LedgerTable:
             "expected_total_cents": event.expected_total_cents,
             "created_at": iso_z(event.created_at),
             "created_by": event.created_by,
+            "created_by_sub": event.created_by_sub,
         }
         try:
             self._client.put_item(
@@ -338,57 +333,6 @@ class LedgerTable:
                 request = dict(response.get("UnprocessedKeys") or {})
         return result
 
-    # --- sign-in throttle (the only items this adapter updates; never ledger items) --------
-
-    def login_counter(self, digest: str) -> LoginCounter | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        if item is None:
-            return None
-        data = from_ddb(item)
-        return LoginCounter(
-            failures=decimal_to_int(data.get("failures", 0)),
-            window_ends_at=decimal_to_int(data.get("expires_at", 0)),
-        )
-
-    def record_login_failure(self, digest: str, *, now_epoch: int, window_seconds: int) -> None:
-        key = to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK})
-        try:
-            # Inside a live window: count one more failure.
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="ADD failures :one",
-                ConditionExpression="attribute_exists(pk) AND expires_at > :now",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(now_epoch)}},
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            # No window or an expired one: start a new window with this failure.
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET failures = :one, expires_at = :end",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":end": {"N": str(now_epoch + window_seconds)},
-                },
-            )
-
-    def clear_login_failures(self, digest: str) -> None:
-        """Called after a successful sign-in that had earlier failures in the window."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=to_ddb({"pk": keys.login_pk(digest), "sk": keys.LOGIN_SK}),
-            UpdateExpression="SET failures = :zero",
-            ExpressionAttributeValues={":zero": {"N": "0"}},
-        )
-
 
 # --- item <-> model -------------------------------------------------------------------------
 
@@ -408,6 +352,7 @@ def payment_item(payment: Payment) -> dict[str, Any]:
         "reference": payment.reference,
         "received_at": iso_z(payment.received_at),
         "logged_by": payment.logged_by,
+        "logged_by_sub": payment.logged_by_sub,
         "timestamp": iso_z(payment.timestamp),
         "patron_email": payment.patron_email,
         "request_fingerprint": payment.request_fingerprint,
@@ -425,6 +370,7 @@ def _event(data: dict[str, Any]) -> Event:
         expected_total_cents=None if expected is None else decimal_to_int(expected),
         created_at=parse_iso_z(data["created_at"]),
         created_by=data["created_by"],
+        created_by_sub=data.get("created_by_sub"),
     )
 
 
@@ -447,6 +393,7 @@ def void_item(void: Void) -> dict[str, Any]:
         "event_id": void.event_id,
         "reason": void.reason,
         "voided_by": void.voided_by,
+        "voided_by_sub": void.voided_by_sub,
         "timestamp": iso_z(void.timestamp),
         "amount_cents": void.amount_cents,
         "currency": void.currency,

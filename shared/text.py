@@ -9,6 +9,15 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 _MULTILINE_ALLOWED = frozenset("\n\t")
 
 
+# Characters that show nothing on their own: format characters (zero-width space, joiners,
+# marks), separators and combining marks without a base.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def has_visible(text: str) -> bool:
+    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
+
+
 def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
     """Strip surrounding whitespace; refuse control characters and overlong text.
 

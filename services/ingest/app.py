@@ -1,4 +1,4 @@
-"""Ingest function routes: sign-in and commands (create event, log payment). Routing only."""
+"""Ingest function routes: the commands (create event, log payment, void). Routing only."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from services.ingest import logic
+from shared.auth import Role
 from shared.config import IngestConfig
 from shared.http import (
+    Access,
     Handler,
     create_app,
-    current_admin,
+    current_caller,
     json_response,
     logger,
     make_api_handler,
@@ -20,7 +22,6 @@ from shared.http import (
 from shared.models import (
     CreateEventRequest,
     EventView,
-    LoginRequest,
     LogPaymentByBodyRequest,
     LogPaymentRequest,
     VoidRequest,
@@ -28,27 +29,28 @@ from shared.models import (
     VoidView,
 )
 from shared.repository import LedgerTable
+from shared.revocations import Revocations
 from shared.timeutil import iso_z, utc_now
 
-PUBLIC_ROUTES = frozenset({"POST /api/auth/login"})
+ACCESS: Access = {
+    "POST /api/events": Role.ADMIN,
+    "POST /api/g/{event_id}/payment": Role.CREW,
+    "POST /api/payment/log": Role.CREW,
+    "POST /api/g/{event_id}/payments/{payment_id}/void": Role.ADMIN,
+}
 
 
 def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolver:
     app = create_app(allowed_origin=config.allowed_origin)
 
-    @app.post("/api/auth/login")
-    def login(body: Annotated[LoginRequest, Body()]) -> Any:
-        result = logic.sign_in(table, config, body, utc_now())
-        return json_response(200, result.model_dump())
-
     @app.post("/api/events")
     def create_event(body: Annotated[CreateEventRequest, Body()]) -> Any:
-        event = logic.create_event(table, body, current_admin(app), utc_now())
+        event = logic.create_event(table, body, current_caller(app), utc_now())
         logger.info("event created", extra={"event_id": event.event_id})
         return json_response(201, EventView.of(event).model_dump(mode="json"))
 
     def _log(event_id: str, body: LogPaymentRequest) -> Any:
-        outcome = logic.log_payment(table, config, event_id, body, current_admin(app), utc_now())
+        outcome = logic.log_payment(table, config, event_id, body, current_caller(app), utc_now())
         logger.info(
             "payment logged" if outcome.created else "payment replayed",
             extra={"event_id": event_id, "payment_id": outcome.response.payment_id},
@@ -65,7 +67,7 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
 
     @app.post("/api/g/<event_id>/payments/<payment_id>/void")
     def void_payment(event_id: str, payment_id: str, body: Annotated[VoidRequest, Body()]) -> Any:
-        void = logic.void_payment(table, event_id, payment_id, body, current_admin(app), utc_now())
+        void = logic.void_payment(table, event_id, payment_id, body, current_caller(app), utc_now())
         logger.info("payment voided", extra={"event_id": event_id, "payment_id": payment_id})
         view = VoidView(
             reason=void.reason, voided_by=void.voided_by, timestamp=iso_z(void.timestamp)
@@ -75,10 +77,6 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
     return app
 
 
-def make_handler(config: IngestConfig, table: LedgerTable) -> Handler:
+def make_handler(config: IngestConfig, table: LedgerTable, revocations: Revocations) -> Handler:
     """The Lambda entry point for a given configuration (tests build one per case)."""
-    return make_api_handler(
-        build_app(config, table),
-        signing_key=config.token_signing_key.get_secret_value(),
-        public_routes=PUBLIC_ROUTES,
-    )
+    return make_api_handler(build_app(config, table), access=ACCESS, revocations=revocations)

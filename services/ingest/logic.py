@@ -7,23 +7,19 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.auth import Admin, burn_password_check, email_digest, issue_token, verify_password
+from shared.auth import Caller
 from shared.config import IngestConfig
 from shared.errors import (
     Conflict,
     EventNotFound,
     IdempotencyConflict,
     PaymentNotFound,
-    TooManyAttempts,
-    Unauthorized,
     ValidationFailed,
 )
 from shared.ids import is_event_id, is_uuid7, make_event_id, new_payment_id
 from shared.models import (
     CreateEventRequest,
     Event,
-    LoginRequest,
-    LoginResponse,
     LogPaymentRequest,
     LogPaymentResponse,
     Payment,
@@ -31,50 +27,15 @@ from shared.models import (
     VoidRequest,
 )
 from shared.money import format_cents
-from shared.repository import LedgerTable, epoch_seconds
+from shared.repository import LedgerTable
 from shared.timeutil import iso_z
 
 # A payment may be recorded a little ahead of the server clock (phones drift), not days ahead.
 _MAX_CLOCK_SKEW = timedelta(minutes=5)
-_BAD_CREDENTIALS = "Wrong e-mail or password"
-
-
-def sign_in(
-    table: LedgerTable, config: IngestConfig, request: LoginRequest, now: datetime
-) -> LoginResponse:
-    digest = email_digest(request.email)
-    now_epoch = epoch_seconds(now)
-    counter = table.login_counter(digest)
-    live = counter is not None and counter.window_ends_at > now_epoch
-    if live and counter is not None and counter.failures >= config.login_max_failures:
-        raise TooManyAttempts(
-            "Too many failed sign-ins; wait a few minutes and try again",
-            {"email": "too many failed sign-ins"},
-        )
-    password_hash = config.admin_password_hash.get_secret_value()
-    if request.email.strip().lower() == config.admin_email.lower():
-        valid = verify_password(request.password, password_hash)
-    else:
-        burn_password_check(request.password, password_hash)  # same cost: no e-mail oracle
-        valid = False
-    if not valid:
-        table.record_login_failure(
-            digest, now_epoch=now_epoch, window_seconds=config.login_window_seconds
-        )
-        raise Unauthorized(_BAD_CREDENTIALS)
-    if live and counter is not None and counter.failures:
-        table.clear_login_failures(digest)
-    issued = issue_token(
-        config.admin_email.lower(),
-        key=config.token_signing_key.get_secret_value(),
-        ttl_seconds=config.token_ttl_seconds,
-        now=now,
-    )
-    return LoginResponse(token=issued.token, expires_at=iso_z(issued.expires_at))
 
 
 def create_event(
-    table: LedgerTable, request: CreateEventRequest, admin: Admin, now: datetime
+    table: LedgerTable, request: CreateEventRequest, caller: Caller, now: datetime
 ) -> Event:
     event = Event(
         event_id=make_event_id(request.date, request.event_name),
@@ -84,7 +45,8 @@ def create_event(
         currency=request.currency,
         expected_total_cents=request.expected_total,
         created_at=now,
-        created_by=admin.email,
+        created_by=caller.email,
+        created_by_sub=caller.sub,
     )
     table.put_event(event)
     return event
@@ -114,7 +76,7 @@ def log_payment(
     config: IngestConfig,
     event_id: str,
     request: LogPaymentRequest,
-    admin: Admin,
+    caller: Caller,
     now: datetime,
 ) -> Logged:
     """Record one payment. The client's payment_id makes retries safe: the same id and body
@@ -140,7 +102,8 @@ def log_payment(
         notes=request.notes or None,
         reference=request.reference or None,
         received_at=request.received_at or now,
-        logged_by=admin.email,
+        logged_by=caller.email,
+        logged_by_sub=caller.sub,
         timestamp=now,
         patron_email=request.patron_email,
         request_fingerprint=request_fingerprint,
@@ -164,7 +127,7 @@ def void_payment(
     event_id: str,
     payment_id: str,
     request: VoidRequest,
-    admin: Admin,
+    caller: Caller,
     now: datetime,
 ) -> Void:
     """Cancel a payment with a new immutable VOID# record; the payment itself stays as it was."""
@@ -178,7 +141,8 @@ def void_payment(
         payment_id=payment.payment_id,
         event_id=event_id,
         reason=request.reason,
-        voided_by=admin.email,
+        voided_by=caller.email,
+        voided_by_sub=caller.sub,
         timestamp=now,
         amount_cents=payment.amount_cents,
         currency=payment.currency,

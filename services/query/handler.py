@@ -3,6 +3,11 @@
 from services.query.app import make_handler
 from shared.config import QueryConfig, load_config
 from shared.repository import LedgerTable
+from shared.revocations import Revocations
 
 _config = load_config(QueryConfig)
-lambda_handler = make_handler(_config, LedgerTable.connect(_config.table_name))
+lambda_handler = make_handler(
+    _config,
+    LedgerTable.connect(_config.table_name),
+    Revocations.connect(_config.revocations_table_name),
+)

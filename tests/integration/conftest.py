@@ -7,29 +7,42 @@ in-process moto with the `PaymentsTable` created exactly as the template declare
 
 from __future__ import annotations
 
-import secrets
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 from moto import mock_aws
 
+from devstack import authorizer as jwt_authorizer
+from devstack.cognito import cognito_rules, provision_cognito
+from devstack.intrinsics import Resolver, ResourceValues
 from devstack.template import create_table, load_template, translate
-from shared.auth import hash_password
+from services.people.directory import Directory
 from shared.repository import LedgerTable
+from shared.revocations import Revocations
 from tests.integration.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     ALLOWED_ORIGIN,
+    CREW_EMAIL,
+    CREW_PASSWORD,
     HANDLER_FACTORIES,
+    REVOCATIONS_LOGICAL_ID,
+    REVOCATIONS_TABLE_NAME,
     TABLE_LOGICAL_ID,
     TABLE_NAME,
+    Adapters,
     Api,
+    Denied,
     DynamoCalls,
     LambdaContext,
+    People,
     function_environment,
     handler_path,
     routes_from_events,
@@ -37,6 +50,7 @@ from tests.integration.support import (
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -87,20 +101,9 @@ def _reuse_moto_kms_rsa_key() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> str:
-    return secrets.token_urlsafe(32)  # 43 characters: 256 bits
-
-
-@pytest.fixture(scope="session")
-def stack_parameters(signing_key: str) -> dict[str, str]:
-    """Template parameters for the test stack; a cheap scrypt cost keeps sign-in fast."""
-    return {
-        "Stage": "dev",
-        "AdminEmail": ADMIN_EMAIL,
-        "AdminPasswordHash": hash_password(ADMIN_PASSWORD, n=2**10),
-        "TokenSigningKey": signing_key,
-        "AllowedOrigin": ALLOWED_ORIGIN,
-    }
+def stack_parameters() -> dict[str, str]:
+    """Template parameters for the test stack."""
+    return {"Stage": "dev", "AdminEmail": ADMIN_EMAIL, "AllowedOrigin": ALLOWED_ORIGIN}
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +129,7 @@ def ddb(translated_template: dict[str, Any], _boto_session: boto3.Session) -> It
     with mock_aws():
         client = _boto_session.client("dynamodb", region_name=REGION)
         create_table(client, translated_template, TABLE_LOGICAL_ID, TABLE_NAME)
+        create_table(client, translated_template, REVOCATIONS_LOGICAL_ID, REVOCATIONS_TABLE_NAME)
         yield client
 
 
@@ -150,6 +154,113 @@ def env_overrides() -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    """Where the local Cognito writes the invitation and reset mails AWS would send."""
+    path = tmp_path / "mail"
+    path.mkdir()
+    return path
+
+
+def _moto_jwks(name: str) -> dict[str, Any]:
+    """moto's Cognito key set (the same for every pool); its own loader unpacks the .gz."""
+    from moto.utilities.utils import load_resource
+
+    return dict(load_resource(f"cognitoidp/resources/{name}"))
+
+
+def _pool_key() -> Any:
+    """The private key moto signs every pool's tokens with."""
+    from jwt.algorithms import RSAAlgorithm
+
+    return RSAAlgorithm.from_jwk(json.dumps(_moto_jwks("jwks-private.json")))
+
+
+@pytest.fixture
+def people(
+    ddb: Any,
+    translated_template: dict[str, Any],
+    stack_parameters: dict[str, str],
+    _boto_session: boto3.Session,
+    mail_dir: Path,
+) -> Iterator[People]:
+    """The template's user pool, client and groups in the test's moto (created from the
+    template's own properties, as the local stack does), with the first admin and one crew
+    member who both have permanent passwords."""
+    cognito = _boto_session.client("cognito-idp", region_name=REGION)
+    with cognito_rules(mail_dir):
+        provisioned = provision_cognito(
+            cognito,
+            translated_template,
+            stack_parameters,
+            REGION,
+            ACCOUNT_ID,
+            user_passwords={ADMIN_EMAIL: ADMIN_PASSWORD},
+        )
+        pool_id = provisioned["UserPool"].ref
+        client_id = provisioned["UserPoolClient"].ref
+        _add_person(cognito, pool_id, CREW_EMAIL, CREW_PASSWORD, "crew")
+        key = _pool_key()
+
+        def sign(claims: dict[str, Any]) -> str:
+            return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
+
+        def other_pool_token() -> str:
+            other = cognito.create_user_pool(
+                PoolName="someone-elses",
+                UsernameAttributes=["email"],
+                Policies={
+                    "PasswordPolicy": {
+                        "MinimumLength": 8,
+                        "RequireUppercase": False,
+                        "RequireLowercase": False,
+                        "RequireNumbers": False,
+                        "RequireSymbols": False,
+                    }
+                },
+            )
+            other_id = other["UserPool"]["Id"]
+            other_client = cognito.create_user_pool_client(
+                UserPoolId=other_id,
+                ClientName="theirs",
+                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            )["UserPoolClient"]["ClientId"]
+            _add_person(cognito, other_id, ADMIN_EMAIL, ADMIN_PASSWORD, None)
+            result = cognito.initiate_auth(
+                ClientId=other_client,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": ADMIN_EMAIL, "PASSWORD": ADMIN_PASSWORD},
+            )
+            return str(result["AuthenticationResult"]["IdToken"])
+
+        yield People(
+            cognito=cognito,
+            user_pool_id=pool_id,
+            client_id=client_id,
+            sign_with_pool_key=sign,
+            other_pool_token=other_pool_token,
+        )
+
+
+def _add_person(cognito: Any, pool_id: str, email: str, password: str, group: str | None) -> None:
+    user = cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=email,
+        UserAttributes=[
+            {"Name": "email", "Value": email},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+        MessageAction="SUPPRESS",
+    )["User"]
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=user["Username"], Password=password, Permanent=True
+    )
+    if group is not None:
+        cognito.admin_add_user_to_group(
+            UserPoolId=pool_id, Username=user["Username"], GroupName=group
+        )
+
+
+@pytest.fixture
 def api(
     translated_template: dict[str, Any],
     stack_parameters: dict[str, str],
@@ -158,37 +269,92 @@ def api(
     ddb: Any,
     dynamo_calls: DynamoCalls,
     env_overrides: dict[str, dict[str, str]],
+    people: People,
 ) -> Api:
+    physical_ids = {
+        TABLE_LOGICAL_ID: TABLE_NAME,
+        REVOCATIONS_LOGICAL_ID: REVOCATIONS_TABLE_NAME,
+        "UserPool": people.user_pool_id,
+        "UserPoolClient": people.client_id,
+    }
+    adapters = Adapters(
+        ledger=ledger,
+        revocations=Revocations(ddb, REVOCATIONS_TABLE_NAME),
+        directory=lambda config: Directory(
+            people.cognito, user_pool_id=config.user_pool_id, client_id=config.user_pool_client_id
+        ),
+    )
     handlers = {}
     contexts = {}
     for logical_id in sorted(set(template_routes.values())):
         environment = function_environment(
-            translated_template,
-            logical_id,
-            stack_parameters,
-            physical_ids={TABLE_LOGICAL_ID: TABLE_NAME},
+            translated_template, logical_id, stack_parameters, physical_ids=physical_ids
         )
         environment.update(env_overrides.get(logical_id, {}))
         config_model, make_handler = HANDLER_FACTORIES[
             handler_path(translated_template, logical_id)
         ]
-        handlers[logical_id] = make_handler(config_model.model_validate(environment), ledger)
+        handlers[logical_id] = make_handler(config_model.model_validate(environment), adapters)
         properties = translated_template["Resources"][logical_id]["Properties"]
         name = f"scc-it-{logical_id}"
         contexts[logical_id] = LambdaContext(
             function_name=name,
             memory_limit_in_mb=int(properties.get("MemorySize", 128)),
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{name}",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
             aws_request_id="00000000-0000-4000-8000-000000000000",
         )
+    authorize, public = _template_authorizer(
+        translated_template, stack_parameters, provisioned_people(people), people
+    )
     return Api(
         routes=template_routes,
+        public_routes=public,
         handlers=handlers,
         contexts=contexts,
         ddb=ddb,
         table_name=TABLE_NAME,
+        revocations_table_name=REVOCATIONS_TABLE_NAME,
         calls=dynamo_calls,
+        authorize=authorize,
+        people=people,
     )
+
+
+def provisioned_people(people: People) -> dict[str, ResourceValues]:
+    return {
+        "UserPool": ResourceValues(people.user_pool_id),
+        "UserPoolClient": ResourceValues(people.client_id),
+    }
+
+
+def _template_authorizer(
+    translated: dict[str, Any],
+    parameters: dict[str, str],
+    resources: dict[str, ResourceValues],
+    people: People,
+) -> tuple[Any, set[tuple[str, str]]]:
+    """The template's JWT authorizer with API Gateway's rules (devstack.authorizer), the pool's
+    public keys read from moto, exactly as the local gateway applies it."""
+    resolve = Resolver(
+        translated, parameters, region=REGION, account_id=ACCOUNT_ID, resources=resources
+    )
+    authorizers, route_authorizers = jwt_authorizer.authorizers_from_translated(translated, resolve)
+    jwks = _moto_jwks("jwks-public.json")
+
+    def authorize(route_key: str, headers: Any) -> dict[str, Any] | None:
+        method, path = route_key.split(" ", 1)
+        name = route_authorizers[(method, path)]
+        if name is None:
+            return None
+        try:
+            return jwt_authorizer.authorize(
+                authorizers[name], headers, jwks=lambda issuer: jwks, now=time.time()
+            )
+        except jwt_authorizer.AuthorizerDenied:
+            raise Denied from None
+
+    public = {route for route, name in route_authorizers.items() if name is None}
+    return authorize, public
 
 
 @pytest.fixture

@@ -22,15 +22,22 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel
 
 from services.ingest import app as ingest_app
+from services.people import app as people_app
+from services.people.directory import Directory
 from services.query import app as query_app
-from shared.config import IngestConfig, QueryConfig
+from shared.config import IngestConfig, PeopleConfig, QueryConfig
 from shared.ids import new_payment_id
 from shared.repository import LedgerTable
+from shared.revocations import Revocations
 
 ADMIN_EMAIL = "admin@scc.example"
 ADMIN_PASSWORD = "correct horse battery staple"
+CREW_EMAIL = "deckhand@scc.example"
+CREW_PASSWORD = "rope and anchor and sail"
 TABLE_LOGICAL_ID = "PaymentsTable"
 TABLE_NAME = "scc-it-PaymentsTable-TEST"
+REVOCATIONS_LOGICAL_ID = "RevocationsTable"
+REVOCATIONS_TABLE_NAME = "scc-it-RevocationsTable-TEST"
 ALLOWED_ORIGIN = "http://localhost:8000"
 
 # A request body that the API accepts; tests derive the bad ones from it.
@@ -41,13 +48,34 @@ VALID_PAYMENT: dict[str, Any] = {
 }
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-HandlerFactory = Callable[[Any, LedgerTable], Handler]
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What a handler module builds at cold start, made on the test's moto instead."""
+
+    ledger: LedgerTable
+    revocations: Revocations
+    directory: Callable[[PeopleConfig], Directory]
+
+
+HandlerFactory = Callable[[Any, Adapters], Handler]
 
 # The template names a handler module; these are the factories behind those modules (the
 # modules themselves read os.environ at import, so tests build the handler the same way they do).
 HANDLER_FACTORIES: dict[str, tuple[type[BaseModel], HandlerFactory]] = {
-    "services.ingest.handler.lambda_handler": (IngestConfig, ingest_app.make_handler),
-    "services.query.handler.lambda_handler": (QueryConfig, query_app.make_handler),
+    "services.ingest.handler.lambda_handler": (
+        IngestConfig,
+        lambda config, a: ingest_app.make_handler(config, a.ledger, a.revocations),
+    ),
+    "services.query.handler.lambda_handler": (
+        QueryConfig,
+        lambda config, a: query_app.make_handler(config, a.ledger, a.revocations),
+    ),
+    "services.people.handler.lambda_handler": (
+        PeopleConfig,
+        lambda config, a: people_app.make_handler(config, a.directory(config), a.revocations),
+    ),
 }
 
 _WRITE_OPERATIONS = frozenset(
@@ -120,14 +148,16 @@ class DynamoCalls:
     """Every DynamoDB API call a client makes (one entry per call, not per HTTP retry)."""
 
     operations: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # the table of each call, in order
     failed_conditions: list[str] = field(default_factory=list)
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register("before-call.dynamodb", self._before)
+        client.meta.events.register("provide-client-params.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb", self._after)
 
     def reset(self) -> None:
         self.operations.clear()
+        self.tables.clear()
         self.failed_conditions.clear()
 
     @property
@@ -138,8 +168,17 @@ class DynamoCalls:
     def reads(self) -> list[str]:
         return [op for op in self.operations if op in _READ_OPERATIONS]
 
-    def _before(self, model: Any, **_: Any) -> None:
+    def _before(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        # provide-client-params: once per API call, with the caller's own parameters.
         self.operations.append(model.name)
+        self.tables.append(str(params.get("TableName", "")))
+
+    def reads_on(self, table_name: str) -> list[str]:
+        return [
+            op
+            for op, table in zip(self.operations, self.tables, strict=True)
+            if op in _READ_OPERATIONS and table == table_name
+        ]
 
     def _after(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
         code = (parsed.get("Error") or {}).get("Code")
@@ -150,7 +189,9 @@ class DynamoCalls:
 _deserializer = TypeDeserializer()
 
 
-def scan_items(client: Any, table_name: str) -> list[dict[str, Any]]:
+def scan_items(
+    client: Any, table_name: str, key: tuple[str, ...] = ("pk", "sk")
+) -> list[dict[str, Any]]:
     """Every item in the table, deserialised and in key order (a snapshot to compare)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
@@ -162,7 +203,7 @@ def scan_items(client: Any, table_name: str) -> list[dict[str, Any]]:
         if not page.get("LastEvaluatedKey"):
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: (str(item["pk"]), str(item["sk"])))
+    return sorted(items, key=lambda item: tuple(str(item[name]) for name in key))
 
 
 # --- HTTP API v2 events ------------------------------------------------------------------------
@@ -294,35 +335,83 @@ def build_event(
     return event
 
 
+# (route key, lower-case headers) -> the authorizer context for the event, None for a public
+# route; raises Denied when the template's JWT authorizer refuses the request.
+Authorize = Callable[[str, Mapping[str, str]], dict[str, Any] | None]
+
+
+class Denied(Exception):
+    """The JWT authorizer refused the request (API Gateway answers 401 itself)."""
+
+
+@dataclass
+class People:
+    """The test pool: its client, the two people every test starts with, a second pool."""
+
+    cognito: Any
+    user_pool_id: str
+    client_id: str
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ADMIN_PASSWORD
+    crew_email: str = CREW_EMAIL
+    crew_password: str = CREW_PASSWORD
+    sign_with_pool_key: Callable[[dict[str, Any]], str] = field(default=lambda claims: "")
+    other_pool_token: Callable[[], str] = field(default=lambda: "")
+
+
 class Api:
-    """Calls the handlers the way the HTTP API would: routed by the template's routes."""
+    """Calls the handlers the way the HTTP API would: the template's JWT authorizer first, then
+    the function the template routes to."""
 
     def __init__(
         self,
         *,
         routes: Mapping[tuple[str, str], str],
+        public_routes: set[tuple[str, str]],
         handlers: Mapping[str, Handler],
         contexts: Mapping[str, LambdaContext],
         ddb: Any,
         table_name: str,
+        revocations_table_name: str,
         calls: DynamoCalls,
+        authorize: Authorize,
+        people: People,
     ) -> None:
-        self._routes = routes
+        self.routes = routes
+        self.public_routes = public_routes
         self._handlers = handlers
         self._contexts = contexts
         self.ddb = ddb
         self.table_name = table_name
+        self.revocations_table_name = revocations_table_name
         self.calls = calls
+        self._authorize = authorize
+        self.people = people
         self.last_event: dict[str, Any] | None = None
 
     def function_for(self, method: str, route_template: str) -> str:
         key = (method.upper(), route_template)
-        assert key in self._routes, f"{key} is not a route of template.yaml"
-        return self._routes[key]
+        assert key in self.routes, f"{key} is not a route of template.yaml"
+        return self.routes[key]
 
     def call(self, method: str, route_template: str, **kwargs: Any) -> Reply:
         logical_id = self.function_for(method, route_template)
         event = build_event(method, route_template, **kwargs)
+        try:
+            context = self._authorize(event["routeKey"], event["headers"])
+        except Denied:
+            body = '{"message":"Unauthorized"}'
+            return Reply(401, json.loads(body), {"content-type": "application/json"}, body)
+        if context is not None:
+            event["requestContext"]["authorizer"] = context
+        return self._invoke(logical_id, event)
+
+    def invoke_without_authorizer(self, method: str, route_template: str, **kwargs: Any) -> Reply:
+        """The function alone, as `sam local invoke` runs it: no authorizer context at all."""
+        logical_id = self.function_for(method, route_template)
+        return self._invoke(logical_id, build_event(method, route_template, **kwargs))
+
+    def _invoke(self, logical_id: str, event: dict[str, Any]) -> Reply:
         self.last_event = event
         response = self._handlers[logical_id](event, self._contexts[logical_id])
         raw = response.get("body") or ""
@@ -332,12 +421,89 @@ class Api:
         headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
         return Reply(int(response["statusCode"]), parsed, headers, raw)
 
-    # --- conveniences ---------------------------------------------------------------------
+    # --- people ---------------------------------------------------------------------------
 
-    def login(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
-        reply = self.call("POST", "/api/auth/login", body={"email": email, "password": password})
+    @property
+    def admin_email(self) -> str:
+        return self.people.admin_email
+
+    @property
+    def admin_password(self) -> str:
+        return self.people.admin_password
+
+    @property
+    def crew_password(self) -> str:
+        return self.people.crew_password
+
+    def sign_in(self, email: str, password: str) -> Reply:
+        return self.call("POST", "/api/auth/login", body={"email": email, "password": password})
+
+    def login(self, email: str = ADMIN_EMAIL, password: str | None = None) -> str:
+        if password is None:
+            password = self.admin_password if email == self.admin_email else self.crew_password
+        reply = self.sign_in(email, password)
         assert reply.status == 200, reply.raw
+        assert reply.body["status"] == "signed_in", reply.raw
         return str(reply.body["token"])
+
+    def person_id(self, email: str) -> str:
+        user = self.people.cognito.admin_get_user(
+            UserPoolId=self.people.user_pool_id, Username=email
+        )
+        return str(user["Username"])
+
+    def id_token_claims(self, **changes: Any) -> dict[str, Any]:
+        """Claims of an admin ID token from this pool (for tokens a test forges)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": self.person_id(self.admin_email),
+            "email": self.admin_email,
+            "cognito:groups": ["admin"],
+            "token_use": "id",
+            "aud": self.people.client_id,
+            "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{self.people.user_pool_id}",
+            "iat": now,
+            "auth_time": now,
+            "exp": now + 900,
+        }
+        claims.update(changes)
+        return claims
+
+    def sign_as_cognito(self, claims: dict[str, Any]) -> str:
+        """A token signed with the pool's real key (so only the claims can make it wrong)."""
+        return self.people.sign_with_pool_key(claims)
+
+    def other_pool_token(self) -> str:
+        return self.people.other_pool_token()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a request could change: both tables and who is in the pool, as what."""
+        cognito = self.people.cognito
+        pool = self.people.user_pool_id
+        users = cognito.list_users(UserPoolId=pool)["Users"]
+        people = sorted(
+            (
+                str(u["Username"]),
+                bool(u["Enabled"]),
+                str(u["UserStatus"]),
+                tuple(
+                    sorted(
+                        g["GroupName"]
+                        for g in cognito.admin_list_groups_for_user(
+                            UserPoolId=pool, Username=u["Username"]
+                        )["Groups"]
+                    )
+                ),
+            )
+            for u in users
+        )
+        return {
+            "ledger": self.table_items(),
+            "revocations": scan_items(self.ddb, self.revocations_table_name, key=("sub",)),
+            "people": people,
+        }
+
+    # --- conveniences ---------------------------------------------------------------------
 
     def log_payment(self, event_id: str, body: Mapping[str, Any], token: str) -> Reply:
         return self.call(

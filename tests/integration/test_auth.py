@@ -1,335 +1,258 @@
-"""Admin sign-in and the token guard, through the handlers the template routes to.
+"""Every route that is not public, against every kind of caller that must be refused.
 
-Sign-in issues a short-lived HS256 token; wrong credentials reveal nothing about which part was
-wrong; repeated failures per address are throttled; every admin route refuses a missing or
-untrustworthy token before it looks at the request body.
+The routes come from the OpenAPI document the API serves (so a new route cannot escape) and are
+checked against the template's routes. Requests pass the template's JWT authorizer (played by
+devstack.authorizer with API Gateway's rules, Cognito's keys from moto) before the function
+the template names runs; the function then checks revocation and role in one place.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.auth import issue_token
 from tests.integration.support import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    CREW_EMAIL,
     Api,
     Reply,
     assert_error,
+    new_uuid7,
     payment_body,
 )
 
-LOGIN = "/api/auth/login"
-LOG_PAYMENT = "/api/g/{event_id}/payment"
-LIST_PAYMENTS = "/api/g/{event_id}/payments"
+OPENAPI = Path(__file__).resolve().parents[2] / "events_schema" / "openapi.json"
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/challenge"),
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/forgot"),
+    ("POST", "/api/auth/reset"),
+}
+ADMIN_ONLY = {
+    ("POST", "/api/events"),
+    ("POST", "/api/g/{event_id}/payments/{payment_id}/void"),
+    ("GET", "/api/people"),
+    ("POST", "/api/people"),
+    ("POST", "/api/people/{person_id}/role"),
+    ("POST", "/api/people/{person_id}/disable"),
+    ("POST", "/api/people/{person_id}/enable"),
+}
 
 
-def _login(api: Api, email: str, password: str) -> Reply:
-    return api.call("POST", LOGIN, body={"email": email, "password": password})
-
-
-def _parse_z(text: str) -> datetime:
-    assert text.endswith("Z"), text
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-# --- signing in ------------------------------------------------------------------------------
-
-
-def test_signing_in_with_the_right_password_returns_a_token_and_its_expiry(api: Api) -> None:
-    # Given the admin configured in the template's parameters
-    before = datetime.now(UTC)
-
-    # When they sign in
-    reply = _login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    # Then a token comes back with an expiry one shift (the template's TokenTtlSeconds) ahead
-    assert reply.status == 200, reply.raw
-    assert set(reply.body) >= {"token", "expires_at"}
-    assert reply.body["token"].count(".") == 2
-    expires_at = _parse_z(reply.body["expires_at"])
-    ttl = timedelta(seconds=28_800)
-    assert before + ttl - timedelta(seconds=2) <= expires_at <= datetime.now(UTC) + ttl
-    assert ADMIN_PASSWORD not in reply.raw
-
-
-def test_the_token_from_sign_in_opens_the_admin_routes(api: Api, seeded_event: str) -> None:
-    # Given a token from sign-in
-    token = api.login()
-
-    # When it is used to log a payment and read the payments back
-    logged = api.log_payment(seeded_event, payment_body(), token)
-    listed = api.payments(seeded_event, token)
-
-    # Then both succeed
-    assert logged.status == 201, logged.raw
-    assert listed.status == 200, listed.raw
-    assert [p["payment_id"] for p in listed.body["payments"]] == [logged.body["payment_id"]]
-
-
-def test_the_sign_in_email_is_case_and_space_insensitive(api: Api) -> None:
-    reply = _login(api, f"  {ADMIN_EMAIL.upper()} ", ADMIN_PASSWORD)
-    assert reply.status == 200, reply.raw
-
-
-def test_a_wrong_password_and_an_unknown_email_get_the_identical_401(api: Api) -> None:
-    # Given the configured admin
-    # When one caller guesses the password and another an address
-    wrong_password = _login(api, ADMIN_EMAIL, "not the password")
-    unknown_email = _login(api, "nobody@scc.example", ADMIN_PASSWORD)
-
-    # Then both get the same 401: nothing tells which part was wrong
-    assert_error(wrong_password, 401)
-    assert_error(unknown_email, 401)
-    assert wrong_password.body == unknown_email.body
-    assert "token" not in wrong_password.raw
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        pytest.param({"email": ADMIN_EMAIL}, "password", id="missing-password"),
-        pytest.param({"password": ADMIN_PASSWORD}, "email", id="missing-email"),
-        pytest.param({"email": ADMIN_EMAIL, "password": ""}, "password", id="empty-password"),
-        pytest.param(
-            {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "remember": True},
-            "remember",
-            id="unknown-field",
-        ),
-    ],
-)
-def test_a_malformed_sign_in_is_a_400_naming_the_field(
-    api: Api, body: dict[str, Any], field: str
-) -> None:
-    assert_error(api.call("POST", LOGIN, body=body), 400, field)
-
-
-def test_a_sign_in_sent_as_a_json_array_is_refused(api: Api) -> None:
-    reply = api.call(
-        "POST", LOGIN, raw_body=json.dumps([{"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}])
+def _documented_routes() -> list[tuple[str, str]]:
+    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    return sorted(
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
     )
-    assert_error(reply, 400, "body")
 
 
-# --- throttling --------------------------------------------------------------------------------
+DOCUMENTED = _documented_routes()
+PROTECTED = [route for route in DOCUMENTED if route not in PUBLIC]
 
 
-def test_after_five_failures_even_the_right_password_is_throttled(api: Api) -> None:
-    # Given five failed sign-ins for the admin address
-    for _ in range(5):
-        assert_error(_login(api, ADMIN_EMAIL, "guess"), 401)
-
-    # When the sixth attempt uses the right password
-    reply = _login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    # Then it is refused with 429 and no token
-    assert_error(reply, 429, "email")
-    assert "token" not in reply.body
+def test_the_openapi_document_lists_exactly_the_template_routes(api: Api) -> None:
+    assert set(DOCUMENTED) == set(api.routes), "regenerate with `make schemas`"
+    assert set(api.public_routes) == PUBLIC
+    assert set(PROTECTED) >= ADMIN_ONLY
 
 
-def test_throttling_is_per_address_and_a_success_clears_no_other_address(api: Api) -> None:
-    # Given an intruder who has failed five times with another address
-    for _ in range(5):
-        assert_error(_login(api, "intruder@scc.example", "guess"), 401)
-
-    # When the admin signs in
-    admin = _login(api, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    # Then the admin is not throttled, and the intruder still is
-    assert admin.status == 200, admin.raw
-    assert_error(_login(api, "intruder@scc.example", "guess"), 429, "email")
-
-
-def test_a_success_before_the_limit_starts_the_count_again(api: Api) -> None:
-    # Given four failures and then a successful sign-in
-    for _ in range(4):
-        assert_error(_login(api, ADMIN_EMAIL, "guess"), 401)
-    assert _login(api, ADMIN_EMAIL, ADMIN_PASSWORD).status == 200
-
-    # When the admin mistypes four more times
-    for _ in range(4):
-        assert_error(_login(api, ADMIN_EMAIL, "guess"), 401)
-
-    # Then they can still sign in
-    assert _login(api, ADMIN_EMAIL, ADMIN_PASSWORD).status == 200
+def _request(api: Api, route: tuple[str, str], event_id: str, person_id: str) -> dict[str, Any]:
+    """A request that the route would accept from an admin: a refusal is about the caller."""
+    method, path = route
+    params = {"event_id": event_id, "payment_id": new_uuid7(), "person_id": person_id}
+    needed = {name: value for name, value in params.items() if "{" + name + "}" in path}
+    bodies: dict[str, Any] = {
+        "/api/events": {"event_name": "Refused Party", "date": "2026-07-01"},
+        "/api/g/{event_id}/payment": payment_body(),
+        "/api/payment/log": {**payment_body(), "event_id": event_id},
+        "/api/g/{event_id}/payments/{payment_id}/void": {"reason": "refused"},
+        "/api/people": {"email": "refused@scc.example", "name": "Refused", "role": "crew"},
+        "/api/people/{person_id}/role": {"role": "admin"},
+    }
+    request: dict[str, Any] = {"path_params": needed}
+    if method == "POST":
+        request["body"] = bodies.get(path, {})
+    return request
 
 
-def test_sign_in_counters_never_store_the_address_in_clear(api: Api) -> None:
-    _login(api, "intruder@scc.example", "guess")
-    assert "intruder" not in json.dumps(api.table_items(), default=str)
-
-
-# --- the token guard -----------------------------------------------------------------------
-
-_CLAIMS = {"sub": ADMIN_EMAIL, "iss": "scc-payments", "aud": "scc-admin"}
-
-
-def _claims(**changes: Any) -> dict[str, Any]:
+def _expired(api: Api) -> str:
     now = int(time.time())
-    claims = {**_CLAIMS, "iat": now, "exp": now + 600}
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    return api.sign_as_cognito(api.id_token_claims(iat=now - 7200, exp=now - 3600))
 
 
-def _hs512(claims: dict[str, Any], key: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyJWT warns that the key is short for SHA-512: we know
-        return jwt.encode(claims, key, algorithm="HS512")
+def _other_key(api: Api) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(api.id_token_claims(), key, algorithm="RS256", headers={"kid": "dummy"})
 
 
-# Each bad credential is a function of the real signing key, so "another key" is really another.
-BAD_AUTHORIZATION: list[Any] = [
-    pytest.param(lambda key: None, id="no-header"),
-    pytest.param(lambda key: "", id="empty-header"),
-    pytest.param(lambda key: "Bearer", id="bearer-without-token"),
-    pytest.param(lambda key: "Bearer    ", id="bearer-blank-token"),
-    pytest.param(lambda key: "Token abc.def.ghi", id="wrong-scheme"),
-    pytest.param(lambda key: "Basic YWRtaW46cGFzc3dvcmQ=", id="basic-auth"),
-    pytest.param(lambda key: "Bearer not-a-jwt", id="malformed-token"),
-    pytest.param(
-        lambda key: (
-            "Bearer "
-            + issue_token(
-                ADMIN_EMAIL, key=key, ttl_seconds=600, now=datetime.now(UTC) - timedelta(hours=1)
-            ).token
-        ),
-        id="expired",
-    ),
-    pytest.param(
-        lambda key: (
-            "Bearer "
-            + issue_token(ADMIN_EMAIL, key=key[::-1], ttl_seconds=600, now=datetime.now(UTC)).token
-        ),
-        id="signed-with-another-key",
-    ),
-    pytest.param(
-        lambda key: "Bearer " + jwt.encode(_claims(), key=None, algorithm="none"),
-        id="alg-none",
-    ),
-    pytest.param(
-        lambda key: "Bearer " + jwt.encode(_claims(aud="someone-else"), key, algorithm="HS256"),
-        id="wrong-audience",
-    ),
-    pytest.param(
-        lambda key: "Bearer " + jwt.encode(_claims(iss="evil"), key, algorithm="HS256"),
-        id="wrong-issuer",
-    ),
-    pytest.param(
-        lambda key: "Bearer " + jwt.encode(_claims(exp=None), key, algorithm="HS256"),
-        id="no-expiry",
-    ),
-    pytest.param(
-        lambda key: "Bearer " + jwt.encode(_claims(sub=""), key, algorithm="HS256"),
-        id="empty-subject",
-    ),
-    pytest.param(lambda key: "Bearer " + _hs512(_claims(), key), id="other-hmac-algorithm"),
+def _alg_none(api: Api) -> str:
+    return jwt.encode(api.id_token_claims(), key=None, algorithm="none")
+
+
+def _other_pool(api: Api) -> str:
+    return api.other_pool_token()
+
+
+def _disabled(api: Api) -> str:
+    token = api.login(CREW_EMAIL, api.crew_password)
+    admin = api.login()
+    assert (
+        api.call(
+            "POST",
+            "/api/people/{person_id}/disable",
+            path_params={"person_id": api.person_id(CREW_EMAIL)},
+            token=admin,
+        ).status
+        == 200
+    )
+    return token
+
+
+def _access_token(api: Api) -> str:
+    # Passes the authorizer (client_id matches when aud is absent) but names no e-mail.
+    return str(api.sign_in(api.admin_email, api.admin_password).body["access_token"])
+
+
+REFUSED_CALLERS: list[Any] = [
+    pytest.param(lambda api: None, 401, id="no-token"),
+    pytest.param(_expired, 401, id="expired"),
+    pytest.param(_other_key, 401, id="signed-by-another-key"),
+    pytest.param(_alg_none, 401, id="alg-none"),
+    pytest.param(_other_pool, 401, id="another-pools-token"),
+    pytest.param(_disabled, 401, id="disabled-person"),
+    pytest.param(_access_token, 401, id="access-token-not-id-token"),
 ]
 
 
-def _admin_request(api: Api, method: str, event_id: str, authorization: str | None) -> Reply:
-    headers = {} if authorization is None else {"authorization": authorization}
-    if method == "POST":
-        return api.call(
-            "POST",
-            LOG_PAYMENT,
-            path_params={"event_id": event_id},
-            body=payment_body(),
-            headers=headers,
-        )
-    return api.call("GET", LIST_PAYMENTS, path_params={"event_id": event_id}, headers=headers)
-
-
-@pytest.mark.parametrize("method", ["POST", "GET"], ids=["log-payment", "list-payments"])
-@pytest.mark.parametrize("authorization", BAD_AUTHORIZATION)
-def test_an_admin_route_refuses_a_missing_or_untrusted_token_and_writes_nothing(
+@pytest.mark.parametrize(("caller", "status"), REFUSED_CALLERS)
+@pytest.mark.parametrize("route", PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+def test_a_protected_route_refuses_a_caller_it_cannot_trust_and_writes_nothing(
     api: Api,
     seeded_event: str,
-    signing_key: str,
-    authorization: Callable[[str], str | None],
-    method: str,
+    route: tuple[str, str],
+    caller: Callable[[Api], str | None],
+    status: int,
 ) -> None:
-    # Given an event with one payment
-    assert api.log_payment(seeded_event, payment_body(), api.login()).status == 201
-    before = api.table_items()
-    api.calls.reset()
+    # Given an event, a crew member and a token that must not be trusted
+    target = api.person_id(CREW_EMAIL)
+    token = caller(api)
+    before = api.snapshot()
 
-    # When an admin route is called without a token the API trusts
-    reply = _admin_request(api, method, seeded_event, authorization(signing_key))
+    # When it is sent to the route
+    reply = api.call(*route, token=token, **_request(api, route, seeded_event, target))
 
-    # Then 401 with a Bearer challenge, no payment data, and nothing written
-    assert_error(reply, 401)
-    assert reply.headers.get("www-authenticate", "").startswith("Bearer")
-    assert "Ada Lovelace" not in reply.raw
-    assert api.calls.operations == []
-    assert api.table_items() == before
+    # Then the gateway or the function refuses it, and nothing changed anywhere
+    assert reply.status == status, reply.raw
+    if reply.body != {"message": "Unauthorized"}:  # API Gateway's own 401 body
+        assert_error(reply, status)
+    assert api.snapshot() == before
 
 
 @pytest.mark.parametrize(
-    "request_body",
-    [
-        pytest.param({"raw_body": "not json at all"}, id="not-json"),
-        pytest.param({"body": payment_body(amount=0)}, id="invalid-amount"),
-        pytest.param({"body": {}}, id="empty-object"),
-        pytest.param({"raw_body": "x" * (64 * 1024 + 1)}, id="over-64-KiB"),
-        pytest.param(
-            {"body": payment_body(), "headers": {"content-type": "text/plain"}}, id="text-plain"
-        ),
-    ],
+    "route", sorted(ADMIN_ONLY), ids=[f"{m} {p}" for m, p in sorted(ADMIN_ONLY)]
 )
-def test_an_anonymous_caller_gets_401_before_any_body_validation(
-    api: Api, seeded_event: str, request_body: dict[str, Any]
+def test_crew_on_an_admin_route_gets_403_before_the_body_is_read_and_nothing_changes(
+    api: Api, seeded_event: str, route: tuple[str, str]
 ) -> None:
-    # Given no token
-    # When a bad body is posted to the payment route
-    reply = api.call("POST", LOG_PAYMENT, path_params={"event_id": seeded_event}, **request_body)
+    # Given a signed-in crew member
+    token = api.login(CREW_EMAIL, api.crew_password)
+    target = api.person_id(api.admin_email)
+    before = api.snapshot()
 
-    # Then the answer is 401, not a validation error that would describe the API's inputs
-    error = assert_error(reply, 401)
-    assert error["fields"] == {}
-
-
-def test_an_anonymous_caller_cannot_create_an_event(api: Api) -> None:
-    before = api.table_items()
-    reply = api.call("POST", "/api/events", body={"event_name": "Gala", "date": "2026-06-01"})
-    assert_error(reply, 401)
-    assert api.table_items() == before
-
-
-# --- who logged it ---------------------------------------------------------------------------
-
-
-def test_logged_by_is_the_email_in_the_token(api: Api, seeded_event: str, signing_key: str) -> None:
-    # Given a valid token issued to a second admin identity
-    token = issue_token(
-        "deckhand@scc.example", key=signing_key, ttl_seconds=600, now=datetime.now(UTC)
-    ).token
-
-    # When that admin logs a payment
-    reply = api.log_payment(seeded_event, payment_body(), token)
-
-    # Then the ledger records who logged it from the token
-    assert reply.status == 201, reply.raw
-    [item] = api.payment_items()
-    assert item["logged_by"] == "deckhand@scc.example"
-
-
-def test_a_body_cannot_choose_logged_by(api: Api, seeded_event: str, admin_token: str) -> None:
-    # Given a signed-in admin
-    before = api.table_items()
-
-    # When the body tries to claim someone else logged the payment
-    reply = api.log_payment(
-        seeded_event, payment_body(logged_by="captain@scc.example"), admin_token
+    # When they call an admin route (with a valid body, and then with a broken one)
+    reply = api.call(*route, token=token, **_request(api, route, seeded_event, target))
+    broken = api.call(
+        *route,
+        token=token,
+        path_params=_request(api, route, seeded_event, target)["path_params"],
+        **({"raw_body": "{not json"} if route[0] == "POST" else {}),
     )
 
-    # Then the field is refused as unknown and nothing is written
+    # Then both are 403 (the role is checked before anything else) and nothing changed
+    assert_error(reply, 403)
+    assert_error(broken, 403)
+    assert api.snapshot() == before
+
+
+def test_crew_may_list_events_log_payments_and_see_an_events_payments(
+    api: Api, seeded_event: str
+) -> None:
+    token = api.login(CREW_EMAIL, api.crew_password)
+    assert api.call("GET", "/api/events", token=token).status == 200
+    event = api.call(
+        "GET", "/api/events/{event_id}", path_params={"event_id": seeded_event}, token=token
+    )
+    assert event.status == 200
+    assert "summary" in event.body
+    assert api.log_payment(seeded_event, payment_body(), token).status == 201
+    page = api.payments(seeded_event, token)
+    assert page.status == 200
+    assert [p["logged_by"] for p in page.body["payments"]] == [CREW_EMAIL]
+
+
+def test_every_ledger_record_names_the_signed_in_person_and_their_sub(
+    api: Api, seeded_event: str
+) -> None:
+    # Given a crew member who logs a payment and an admin who voids it
+    crew = api.login(CREW_EMAIL, api.crew_password)
+    admin = api.login()
+    logged = api.log_payment(seeded_event, payment_body(), crew)
+    assert logged.status == 201
+    payment_id = logged.body["payment_id"]
+    voided = api.call(
+        "POST",
+        "/api/g/{event_id}/payments/{payment_id}/void",
+        path_params={"event_id": seeded_event, "payment_id": payment_id},
+        body={"reason": "wrong patron"},
+        token=admin,
+    )
+    assert voided.status == 201
+
+    # Then each ledger item carries the person's e-mail and Cognito sub
+    items = {str(i["sk"]).split("#")[0]: i for i in api.table_items() if "sk" in i}
+    assert items["PAYMENT"]["logged_by"] == CREW_EMAIL
+    assert items["PAYMENT"]["logged_by_sub"] == api.person_id(CREW_EMAIL)
+    assert items["VOID"]["voided_by"] == api.admin_email
+    assert items["VOID"]["voided_by_sub"] == api.person_id(api.admin_email)
+    meta = next(i for i in api.table_items() if i["sk"] == "META")
+    assert meta["created_by_sub"] == api.person_id(api.admin_email)
+
+
+def test_a_body_cannot_choose_logged_by(api: Api, seeded_event: str) -> None:
+    reply = api.log_payment(
+        seeded_event, payment_body(logged_by="captain@scc.example"), api.login()
+    )
     assert_error(reply, 400, "logged_by")
-    assert api.table_items() == before
+    assert api.payment_items() == []
+
+
+def test_a_function_invoked_without_the_authorizer_refuses_every_protected_route(
+    api: Api, seeded_event: str
+) -> None:
+    # `sam local invoke` or a misconfigured route: no authorizer context reaches the function
+    before = api.snapshot()
+    for route in PROTECTED:
+        reply = api.invoke_without_authorizer(
+            *route, **_request(api, route, seeded_event, "someone")
+        )
+        assert_error(reply, 401)
+    assert api.snapshot() == before
+
+
+def test_a_reply_is_a_reply(api: Api) -> None:
+    # The health route stays public: no token, no authorizer, 200.
+    reply: Reply = api.call("GET", "/api/health")
+    assert reply.status == 200

@@ -33,10 +33,9 @@ REGION = "us-east-1"
 PARAMETERS = {
     "Stage": "dev",
     "AdminEmail": "admin@scc.example",
-    "AdminPasswordHash": "scrypt$1024$8$1$c2FsdA$a2V5",
-    "TokenSigningKey": "k" * 43,
     "AllowedOrigin": "http://127.0.0.1:8123",
 }
+ADMIN_PASSWORD = "a long enough passphrase"
 
 
 def session() -> boto3.Session:
@@ -54,7 +53,13 @@ def sam() -> dict[str, Any]:
 def deployed() -> Iterator[StackInfo]:
     """template.yaml deployed once into an in-process moto (shared by this module's tests)."""
     with mock_aws():
-        yield deploy(session(), None, TEMPLATE_PATH, PARAMETERS)
+        yield deploy(
+            session(),
+            None,
+            TEMPLATE_PATH,
+            PARAMETERS,
+            user_passwords={PARAMETERS["AdminEmail"]: ADMIN_PASSWORD},
+        )
 
 
 @pytest.fixture
@@ -124,15 +129,66 @@ def test_references_resolve_to_parameters_defaults_and_physical_names(
     table_name = deployed.tables["PaymentsTable"]
 
     assert ingest["TABLE_NAME"] == query["TABLE_NAME"] == table_name
-    assert ingest["ADMIN_EMAIL"] == PARAMETERS["AdminEmail"]
-    assert ingest["ADMIN_PASSWORD_HASH"] == PARAMETERS["AdminPasswordHash"]
-    assert (
-        ingest["TOKEN_SIGNING_KEY"] == query["TOKEN_SIGNING_KEY"] == PARAMETERS["TokenSigningKey"]
-    )
+    assert ingest["REVOCATIONS_TABLE_NAME"] == deployed.tables["RevocationsTable"]
     assert ingest["ALLOWED_ORIGIN"] == PARAMETERS["AllowedOrigin"]
     # Number parameters left at their Default arrive as Lambda would show them: strings.
-    assert ingest["TOKEN_TTL_SECONDS"] == "28800"
     assert ingest["MAX_PAYMENT_CENTS"] == "10000000"
+
+
+def test_references_to_the_user_pool_resolve_to_the_pool_created_through_cognito(
+    deployed: StackInfo, aws: Any
+) -> None:
+    people = deployed.functions["PeopleFunction"].environment
+    cognito = aws.client("cognito-idp", region_name=REGION)
+    assert deployed.cognito is not None
+
+    pool = cognito.describe_user_pool(UserPoolId=people["USER_POOL_ID"])["UserPool"]
+    client = cognito.describe_user_pool_client(
+        UserPoolId=pool["Id"], ClientId=people["USER_POOL_CLIENT_ID"]
+    )["UserPoolClient"]
+
+    assert people["USER_POOL_ID"] == deployed.cognito.user_pool_id
+    assert people["USER_POOL_CLIENT_ID"] == deployed.cognito.user_pool_client_id
+    assert client["ClientName"] == "scc-payments-spa-dev"
+    assert deployed.cognito.issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"
+    assert deployed.cognito.groups == {"AdminGroup": "admin", "CrewGroup": "crew"}
+    assert deployed.physical_ids["UserPool"] == pool["Id"]
+
+
+def test_the_people_functions_policy_names_the_real_pool_arn(deployed: StackInfo, aws: Any) -> None:
+    iam = aws.client("iam", region_name=REGION)
+    cognito = aws.client("cognito-idp", region_name=REGION)
+    assert deployed.cognito is not None
+    arn = cognito.describe_user_pool(UserPoolId=deployed.cognito.user_pool_id)["UserPool"]["Arn"]
+    role = deployed.physical_ids["PeopleFunctionRole"]
+
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    documents = [
+        iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"] for name in names
+    ]
+
+    text = json.dumps(documents)
+    assert arn in text
+    assert "UserPool" not in text.replace(arn, "")
+
+
+def test_the_first_admin_signs_in_with_the_local_password_and_is_an_admin(
+    deployed: StackInfo, aws: Any
+) -> None:
+    cognito = aws.client("cognito-idp", region_name=REGION)
+    assert deployed.cognito is not None
+
+    tokens = cognito.initiate_auth(
+        ClientId=deployed.cognito.user_pool_client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": PARAMETERS["AdminEmail"], "PASSWORD": ADMIN_PASSWORD},
+    )["AuthenticationResult"]
+
+    groups = cognito.admin_list_groups_for_user(
+        UserPoolId=deployed.cognito.user_pool_id, Username=PARAMETERS["AdminEmail"]
+    )["Groups"]
+    assert tokens["IdToken"]
+    assert [g["GroupName"] for g in groups] == ["admin"]
 
 
 def test_functions_keep_their_timeout_and_memory(sam: dict[str, Any], deployed: StackInfo) -> None:
@@ -170,6 +226,38 @@ def test_every_http_api_event_becomes_a_route_to_its_function(
 
     assert routes == http_api_events(sam)
     assert len(deployed.routes) == len(routes)
+
+
+def test_each_route_carries_the_authorizer_its_event_declares(
+    sam: dict[str, Any], deployed: StackInfo
+) -> None:
+    default = sam["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"]
+    declared = {
+        (str(e["Properties"]["Method"]).upper(), e["Properties"]["Path"]): (
+            None
+            if e["Properties"].get("Auth", {}).get("Authorizer", default) == "NONE"
+            else e["Properties"].get("Auth", {}).get("Authorizer", default)
+        )
+        for properties in sam_functions(sam).values()
+        for e in (properties.get("Events") or {}).values()
+        if e["Type"] == "HttpApi"
+    }
+
+    assert {(r.method, r.path_template): r.authorizer for r in deployed.routes} == declared
+    assert declared["POST", "/api/auth/login"] is None
+    assert declared["POST", "/api/events"] == default
+
+
+def test_the_jwt_authorizer_trusts_the_created_pool_and_its_app_client(
+    deployed: StackInfo,
+) -> None:
+    assert deployed.cognito is not None
+
+    authorizer = deployed.authorizers["CognitoJwt"]
+
+    assert authorizer.issuer == deployed.cognito.issuer
+    assert authorizer.audiences == (deployed.cognito.user_pool_client_id,)
+    assert authorizer.identity_source == "$request.header.Authorization"
 
 
 def test_the_cors_configuration_is_the_templates_with_the_origin_parameter(
@@ -307,6 +395,11 @@ def test_deploy_works_against_a_moto_server_too() -> None:
         assert info.routes
         ddb = session().client("dynamodb", region_name=REGION, endpoint_url=endpoint)
         assert info.tables["PaymentsTable"] in ddb.list_tables()["TableNames"]
+        # And the user pool lives in that server, where the functions will look for it
+        assert info.cognito is not None
+        cognito = session().client("cognito-idp", region_name=REGION, endpoint_url=endpoint)
+        pool = cognito.describe_user_pool(UserPoolId=info.cognito.user_pool_id)["UserPool"]
+        assert info.functions["PeopleFunction"].environment["USER_POOL_ID"] == pool["Id"]
     finally:
         server.stop()
         with mock_aws():

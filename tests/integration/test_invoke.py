@@ -1,5 +1,9 @@
 """`make invoke`: every function runs on its sample events, and on the events `sam local
-generate-event` produces, with the handler, code and environment that template.yaml gives it."""
+generate-event` produces, with the handler, code and environment that template.yaml gives it.
+
+Behind the JWT authorizer a function gets verified claims, never a token: the samples of
+authenticated routes carry an admin's claims (kept current by `{{NOW}}` placeholders), the
+"unauthenticated" ones carry no authorizer context at all."""
 
 from __future__ import annotations
 
@@ -30,15 +34,23 @@ def stack_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        info = invoke.deploy(
-            invoke._session(), endpoint, invoke.TEMPLATE_PATH, invoke.template_parameters()
-        )
+        info = invoke.deploy_for_samples(endpoint)
         invoke.seed(
             endpoint, info.tables["PaymentsTable"], info.functions["NotifierFunction"].environment
         )
+        assert info.cognito is not None
         path = tmp_path_factory.mktemp("stack") / "stack.json"
         functions = {k: v.name for k, v in info.functions.items()}
-        path.write_text(json.dumps({"moto_endpoint": endpoint, "functions": functions}))
+        path.write_text(
+            json.dumps(
+                {
+                    "moto_endpoint": endpoint,
+                    "functions": functions,
+                    "user_pool_id": info.cognito.user_pool_id,
+                    "user_pool_client_id": info.cognito.user_pool_client_id,
+                }
+            )
+        )
         yield path
     finally:
         server.stop()
@@ -57,7 +69,8 @@ def body(response: dict[str, Any]) -> Any:
         ("QueryFunction", "query-get-event.json", 200),
         ("QueryFunction", "query-list-payments.json", 200),
         ("QueryFunction", "query-list-payments-unauthenticated.json", 401),
-        ("IngestFunction", "ingest-login.json", 401),
+        ("PeopleFunction", "people-login.json", 401),
+        ("PeopleFunction", "people-list-people.json", 200),
         ("IngestFunction", "ingest-create-event.json", 201),
         ("IngestFunction", "ingest-log-payment.json", 201),
         ("IngestFunction", "ingest-log-payment-by-body.json", 201),
@@ -120,11 +133,27 @@ def test_sam_generated_stream_events_are_not_payments_and_are_ignored(
     assert response == {"batchItemFailures": []}
 
 
-@pytest.mark.parametrize("function", ["IngestFunction", "QueryFunction"])
-def test_sam_generated_http_event_is_refused_without_a_token(
-    stack_file: Path, function: str
+@pytest.mark.parametrize(
+    ("function", "method", "path"),
+    [
+        ("IngestFunction", "POST", "/api/events"),
+        ("QueryFunction", "GET", "/api/events"),
+        ("PeopleFunction", "GET", "/api/people"),
+    ],
+)
+def test_sam_generated_http_event_is_refused_without_the_claims_of_a_person(
+    stack_file: Path, function: str, method: str, path: str
 ) -> None:
-    ok, response = invoke.run(function, generated_event("apigateway-http-api-proxy"), stack_file)
+    # Given SAM's generic event aimed at one of the function's authenticated routes: its
+    # authorizer context holds made-up claims (claim1, claim2): no sub, no e-mail, nobody
+    event = generated_event("apigateway-http-api-proxy")
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["body"] = json.dumps({"event_name": "Nobody's", "date": "2026-07-01"})
+    event["isBase64Encoded"] = False
+    # When the function runs on it, Then it answers 401
+    ok, response = invoke.run(function, event, stack_file)
     assert ok, response
     assert response["statusCode"] == 401, response
 
@@ -149,6 +178,37 @@ def test_make_invoke_command_prints_the_response_as_json() -> None:
         timeout=120,
     ).stdout
     assert json.loads(json.loads(out)["body"]) == {"status": "ok"}
+
+
+def test_placeholders_keep_the_claims_current_and_true_to_the_stack() -> None:
+    event = json.loads((SAMPLES / "ingest-create-event.json").read_text())
+    values = invoke.Placeholders("us-east-1_Pool", "client-1", "sub-1")
+
+    resolved = invoke.with_placeholders(event, values, now=1_800_000_000)
+
+    claims = resolved["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert claims["iat"] == "1800000000"
+    assert claims["exp"] == "1800000900"
+    assert claims["sub"] == "sub-1"
+    assert claims["aud"] == "client-1"
+    assert claims["iss"] == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
+    assert claims["cognito:groups"] == "[admin]"
+    assert "{{" not in json.dumps(resolved)
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.json")))
+def test_samples_never_carry_a_token_for_the_function_to_check(sample: str) -> None:
+    event = json.loads((SAMPLES / sample).read_text())
+    if "requestContext" not in event:
+        return  # a stream event
+    headers = {k.lower() for k in event.get("headers", {})}
+    authorizer = event["requestContext"].get("authorizer")
+
+    assert "authorization" not in headers
+    if authorizer is not None:
+        claims = authorizer["jwt"]["claims"]
+        assert all(isinstance(v, str) for v in claims.values()), "API Gateway passes strings"
+        assert claims["token_use"] == "id"
 
 
 def test_committed_generated_events_match_sam() -> None:

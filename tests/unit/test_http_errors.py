@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import ConfigError, IngestConfig, QueryConfig, load_config
+from shared.config import ConfigError, IngestConfig, PeopleConfig, QueryConfig, load_config
 from shared.errors import PayloadTooLarge, ValidationFailed
 from shared.http import MAX_BODY_BYTES, check_request, validation_failure
 
@@ -70,17 +70,25 @@ def test_a_json_body_without_content_type_is_accepted() -> None:
 
 def test_missing_configuration_fails_fast_naming_the_variables_not_their_values() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(IngestConfig, {"TABLE_NAME": "t", "TOKEN_SIGNING_KEY": "short-secret"})
+        load_config(IngestConfig, {"TABLE_NAME": "t", "MAX_PAYMENT_CENTS": "lots-of-secret"})
     message = str(caught.value)
-    for variable in (
-        "TABLE_NAME",
-        "TOKEN_SIGNING_KEY",
-        "ADMIN_EMAIL",
-        "ADMIN_PASSWORD_HASH",
-        "ALLOWED_ORIGIN",
-    ):
+    for variable in ("TABLE_NAME", "REVOCATIONS_TABLE_NAME", "ALLOWED_ORIGIN", "MAX_PAYMENT_CENTS"):
         assert variable in message
-    assert "short-secret" not in message
+    assert "lots-of-secret" not in message
+
+
+def test_a_malformed_user_pool_id_fails_the_people_function_at_cold_start() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            PeopleConfig,
+            {
+                "ALLOWED_ORIGIN": "http://x",
+                "REVOCATIONS_TABLE_NAME": "revocations",
+                "USER_POOL_ID": "not a pool",
+                "USER_POOL_CLIENT_ID": "abc123",
+            },
+        )
+    assert "USER_POOL_ID" in str(caught.value)
 
 
 def test_configuration_is_parsed_into_typed_values() -> None:
@@ -89,10 +97,9 @@ def test_configuration_is_parsed_into_typed_values() -> None:
         {
             "TABLE_NAME": "payments",
             "ALLOWED_ORIGIN": "http://x",
-            "TOKEN_SIGNING_KEY": "k" * 43,
+            "REVOCATIONS_TABLE_NAME": "revocations",
             "PAGE_SIZE": "25",
         },
     )
     assert config.default_page_size == 25
-    assert config.token_signing_key.get_secret_value() == "k" * 43
-    assert "k" * 43 not in repr(config)
+    assert config.revocations_table_name == "revocations"
