@@ -873,6 +873,10 @@ def _patches(rules: CognitoRules, models: Any, responses: Any) -> list[tuple[typ
         details = self._get_code_delivery_details(
             pool.extended_config.get("AccountRecoverySetting"), user, username
         )
+        if user is None and details.get("DeliveryMedium") == "EMAIL" and "@" in username:
+            # PreventUserExistenceErrors: an unknown address gets the same masked answer.
+            local, _, domain = username.partition("@")
+            details = {**details, "Destination": f"{local[:1]}***@{domain[:1]}***"}
         return None, {"CodeDeliveryDetails": details}
 
     def confirm_forgot_password(

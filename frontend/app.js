@@ -25,7 +25,7 @@ import {
   showFieldErrors,
   toast,
 } from "./dom.js";
-import { hideAuth, initAuth, showAuth } from "./auth.js";
+import { initAuth, showAuth } from "./auth.js";
 import { uuid7 } from "./ids.js";
 import { MoneyError, formatMoney, parseAmountCents } from "./money.js";
 import { forgetPeople, initPeople, loadPeople, roleLabel } from "./people.js";
@@ -227,6 +227,7 @@ async function loadEvents() {
   status.textContent = "Loading events…";
   try {
     const { data } = await authed("api/events");
+    if (!signedIn()) return; // signed out while the list was on its way
     const events = Array.isArray(data && data.events) ? data.events : [];
     const seen = new Set();
     const items = events.map((event) => {

@@ -30,6 +30,9 @@ function setStep(step, { message = "", notice = "" } = {}) {
     clearFieldErrors(form);
   }
   $("auth-title").textContent = current.title;
+  // For password managers: whose new password this is.
+  $("new-password-username").value = flow.email;
+  $("reset-username").value = flow.resetEmail;
   showError($("sign-in-error"), message);
   showError($("auth-notice"), notice);
   const focus = $(current.focus);

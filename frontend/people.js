@@ -71,7 +71,7 @@ export async function loadPeople() {
   status.textContent = "Loading people…";
   try {
     const { data } = await authed("api/people");
-    if (ticket !== loadTicket) return;
+    if (ticket !== loadTicket || !currentUser()) return;
     const people = Array.isArray(data && data.people) ? data.people.slice() : [];
     people.sort((a, b) => displayName(a).localeCompare(displayName(b), "en", { sensitivity: "base" }));
     const seen = new Set();
@@ -165,7 +165,8 @@ function renderRow(row) {
   row.stateBadge.textContent = person.enabled ? "Enabled" : "Disabled";
   row.stateBadge.dataset.state = person.enabled ? "enabled" : "disabled";
   const added = person.created_at ? `added ${formatMoment(person.created_at)}` : "";
-  row.email.textContent = [person.email, added].filter(Boolean).join(" · ");
+  // Without a name the heading already is the e-mail address.
+  row.email.textContent = [person.name ? person.email : "", added].filter(Boolean).join(" · ");
   const statusText = STATUS_LABELS[person.status] || String(person.status || "Status unknown");
   row.status.textContent = person.enabled ? statusText : `Disabled: cannot sign in (${statusText.toLowerCase()})`;
   row.status.dataset.status = person.status || "";

@@ -166,11 +166,13 @@ export function refreshSession() {
       if (roleChanged) notifyChanged();
       return true;
     } catch (error) {
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+      // Refused (revoked, expired, person disabled): the session is over. A throttled or
+      // failed refresh (429, 5xx) is not an answer about the session: try again later.
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) {
         if (session && session.sid === sid) endSession(SESSION_ENDED);
         return false;
       }
-      throw error instanceof NetworkError ? error : new NetworkError(error.message);
+      throw error instanceof NetworkError ? error : new NetworkError(error.message || "refresh failed");
     } finally {
       refreshing = null;
     }

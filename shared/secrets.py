@@ -1,6 +1,6 @@
 """Secrets at cold start: a plain variable, or an SSM SecureString parameter it names.
 
-A deployed stack sets `<VARIABLE>_PARAM` (e.g. `TOKEN_SIGNING_KEY_PARAM=/scc/prod/token-signing-key`)
+A deployed stack sets `<VARIABLE>_PARAM` (e.g. `SMTP_PASSWORD_PARAM=/scc/prod/smtp-password`)
 and the value is read once, decrypted, through Powertools parameters (cached for
 `SECRETS_MAX_AGE_SECONDS`, so a warm start costs no call). Only the local stack and the tests set
 the plain variable itself. Exactly one of the two may be set; anything else fails the cold start

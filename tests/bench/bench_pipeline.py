@@ -34,7 +34,7 @@ from moto import mock_aws  # noqa: E402
 from devstack.template import create_table, load_template, translate  # noqa: E402
 from services.ingest import logic as ingest  # noqa: E402
 from services.projector.logic import project_batch  # noqa: E402
-from shared.auth import Admin, hash_password  # noqa: E402
+from shared.auth import Caller  # noqa: E402
 from shared.config import IngestConfig  # noqa: E402
 from shared.ids import new_payment_id  # noqa: E402
 from shared.models import CreateEventRequest, LogPaymentRequest, Payment  # noqa: E402
@@ -64,11 +64,7 @@ class Counter:
 
 
 def _translated() -> dict[str, Any]:
-    parameters = {
-        "AdminEmail": "admin@scc.example",
-        "AdminPasswordHash": hash_password("bench-password", n=2**10),
-        "TokenSigningKey": "b" * 43,
-    }
+    parameters = {"AdminEmail": "admin@scc.example"}
     return translate(load_template(ROOT / "template.yaml"), parameters, region="us-east-1")
 
 
@@ -108,13 +104,16 @@ def bench_ingest(client: Any) -> None:
         {
             "TABLE_NAME": TABLE,
             "ALLOWED_ORIGIN": "http://localhost",
-            "TOKEN_SIGNING_KEY": "b" * 43,
-            "ADMIN_EMAIL": "admin@scc.example",
-            "ADMIN_PASSWORD_HASH": hash_password("x", n=2**10),
+            "REVOCATIONS_TABLE_NAME": "bench-revocations",
         }
     )
     ledger = LedgerTable(client, TABLE)
-    admin = Admin("admin@scc.example")
+    admin = Caller(
+        sub="00000000-0000-4000-8000-00000000a0a0",
+        email="admin@scc.example",
+        groups=frozenset({"admin"}),
+        issued_at=int(NOW.timestamp()),
+    )
     event = ingest.create_event(
         ledger,
         CreateEventRequest.model_validate({"event_name": "Bench", "date": "2026-05-23"}),
@@ -213,9 +212,9 @@ def bench_cold_start() -> None:
         "PYTHONPATH": str(ROOT),
         "TABLE_NAME": TABLE,
         "ALLOWED_ORIGIN": "http://localhost",
-        "TOKEN_SIGNING_KEY": "b" * 43,
-        "ADMIN_EMAIL": "admin@scc.example",
-        "ADMIN_PASSWORD_HASH": "scrypt$1024$8$1$c2FsdA$a2V5",
+        "REVOCATIONS_TABLE_NAME": "bench-revocations",
+        "USER_POOL_ID": "us-east-1_bench",
+        "USER_POOL_CLIENT_ID": "benchclient",
         "SES_SENDER_EMAIL": "payments@scc.example",
         "ADMIN_NOTIFY_EMAILS": "admin@scc.example",
         "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
@@ -229,6 +228,7 @@ def bench_cold_start() -> None:
     for module in (
         "services.ingest.handler",
         "services.query.handler",
+        "services.people.handler",
         "services.projector.handler",
         "services.notifier.handler",
     ):

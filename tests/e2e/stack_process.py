@@ -1,5 +1,9 @@
 """The real local stack (`python -m devstack`) as a subprocess: start it, wait until it is
-healthy, stop it by its PID. Used by the e2e fixtures and by tests that need a stack of their own."""
+healthy, stop it by its PID. Used by the e2e fixtures and by tests that need a stack of their own.
+
+Two people can sign in at once: the first admin (ADMIN_EMAIL) and the demo crew member
+(CREW_EMAIL), both with passwords chosen here; the rest of what the stack is (its moto
+endpoint, tables, user pool, app client and issuer) is in its stack file (`details()`)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 90.0
@@ -30,11 +35,18 @@ class StackProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     stack_file: Path
-    mail_dir: Path  # MAIL_DIR: the notifier spools one .eml per sent mail here
+    mail_dir: Path  # MAIL_DIR: one .eml per sent mail (notifier, Cognito invitations and codes)
+    crew_email: str = ""
+    crew_password: str = ""
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def details(self) -> dict[str, Any]:
+        """The stack file: url, moto_endpoint, region, tables, functions, mail_dir,
+        user_pool_id, user_pool_client_id, issuer."""
+        return dict(json.loads(self.stack_file.read_text(encoding="utf-8")))
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -53,7 +65,12 @@ class StackProcess:
 
 
 def _stack_environment(
-    workdir: Path, admin_email: str, admin_password: str, **extra: str
+    workdir: Path,
+    admin_email: str,
+    admin_password: str,
+    crew_email: str,
+    crew_password: str,
+    **extra: str,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -61,6 +78,8 @@ def _stack_environment(
             "PORT": "0",
             "ADMIN_EMAIL": admin_email,
             "ADMIN_PASSWORD": admin_password,
+            "CREW_EMAIL": crew_email,
+            "CREW_PASSWORD": crew_password,
             "MAIL_DIR": str(workdir / "mail"),
             "STACK_FILE": str(workdir / "stack.json"),
             "PYTHONUNBUFFERED": "1",
@@ -74,20 +93,39 @@ def start_stack_process(workdir: Path, **extra_env: str) -> StackProcess:
     """Start the local stack and wait until /api/health answers 200 (after seeding)."""
     workdir.mkdir(parents=True, exist_ok=True)
     admin_email = "e2e-admin@scc.local"
-    admin_password = secrets.token_urlsafe(12)
+    admin_password = new_password()
+    crew_email = "e2e-crew@scc.local"
+    crew_password = new_password()
     log_path = workdir / "devstack.log"
     stack_file = workdir / "stack.json"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "devstack"],
             cwd=REPO_ROOT,
-            env=_stack_environment(workdir, admin_email, admin_password, **extra_env),
+            env=_stack_environment(
+                workdir, admin_email, admin_password, crew_email, crew_password, **extra_env
+            ),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
     url = _wait_until_healthy(process, stack_file, log_path)
     mail_dir = Path(extra_env.get("MAIL_DIR", workdir / "mail"))
-    return StackProcess(url, admin_email, admin_password, process, log_path, stack_file, mail_dir)
+    return StackProcess(
+        url,
+        admin_email,
+        admin_password,
+        process,
+        log_path,
+        stack_file,
+        mail_dir,
+        crew_email=crew_email,
+        crew_password=crew_password,
+    )
+
+
+def new_password() -> str:
+    """A password any Cognito password policy accepts (all four character classes, 24 long)."""
+    return f"Aa1!{secrets.token_urlsafe(15)}"
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], stack_file: Path, log_path: Path) -> str:

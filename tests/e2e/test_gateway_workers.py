@@ -14,8 +14,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
+from devstack.authorizer import JwtAuthorizer
 from devstack.gateway import Api, FunctionFailed, GatewayServer, RouteTable
 from devstack.runner import FunctionRunner, InvokeError
 from devstack.template import CorsConfig, FunctionSpec, Route
@@ -55,7 +59,26 @@ ROUTES = [
     Route("GET", "/api/not-json", "NotJson"),
     Route("GET", "/api/cookies", "Cookies"),
     Route("GET", "/api/missing", "Missing"),
+    Route("GET", "/api/private/{thing}", "Echo", "Jwt"),
 ]
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Workers"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+JWKS = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(KEY.public_key())), "kid": "k1"}]}
+AUTHORIZERS = {"Jwt": JwtAuthorizer("Jwt", ISSUER, ("client-1",))}
+
+
+def token(**claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": "s-1",
+        "iss": ISSUER,
+        "aud": "client-1",
+        "iat": now,
+        "exp": now + 300,
+        "cognito:groups": ["crew"],
+        **claims,
+    }
+    return jwt.encode(payload, KEY, algorithm="RS256", headers={"kid": "k1"})
 
 
 def invoker(runner: FunctionRunner) -> Any:
@@ -102,6 +125,8 @@ def gateway(runner: FunctionRunner, tmp_path: Path) -> Iterator[GatewayServer]:
         routes=RouteTable(ROUTES),
         cors=CorsConfig(allow_origins=("http://127.0.0.1:1",), allow_methods=("GET",)),
         invoke=invoker(runner),
+        authorizers=AUTHORIZERS,
+        jwks=lambda _issuer: JWKS,
     )
     server.ready.set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -258,6 +283,33 @@ def test_health_waits_for_readiness(runner: FunctionRunner, tmp_path: Path) -> N
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_authorized_request_brings_the_claims_into_the_worker_as_strings(
+    gateway: GatewayServer,
+) -> None:
+    status, _, body, _ = get(
+        gateway.url + "/api/private/x", headers={"Authorization": f"Bearer {token()}"}
+    )
+
+    assert status == 200
+    authorizer = json.loads(body)["event"]["requestContext"]["authorizer"]
+    assert authorizer["jwt"]["claims"]["sub"] == "s-1"
+    assert authorizer["jwt"]["claims"]["cognito:groups"] == "[crew]"
+    assert authorizer["jwt"]["scopes"] is None
+
+
+def test_a_refused_request_never_starts_a_worker(
+    gateway: GatewayServer, runner: FunctionRunner
+) -> None:
+    status, headers, body, _ = get(
+        gateway.url + "/api/private/x", headers={"Authorization": f"Bearer {token(exp=1)}"}
+    )
+
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+    assert "expired" in headers["www-authenticate"]
+    assert runner.pids()["Echo"] == []
 
 
 def test_stopping_the_runner_ends_every_worker(runner: FunctionRunner) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.api_client import assert_error_envelope, http, sign_in, uuid7
+from tests.e2e.api_client import SignedIn, assert_error_envelope, http, sign_in, uuid7
 from tests.e2e.stack_process import StackProcess, start_stack_process
 
 pytestmark = pytest.mark.e2e
@@ -56,15 +56,41 @@ def test_the_demo_events_are_seeded_through_the_api(local_stack: StackProcess) -
     assert {"Corporate Mixer", "Sunset Cruise"} <= names
 
 
-def test_the_printed_banner_never_shows_a_hash_or_the_signing_key(
+def test_the_printed_banner_names_both_people_but_not_passwords_it_was_given(
     local_stack: StackProcess,
 ) -> None:
     output = local_stack.output()
 
     assert local_stack.url in output
-    assert "scrypt$" not in output
-    assert "TOKEN_SIGNING_KEY" not in output
+    assert local_stack.admin_email in output
+    assert local_stack.crew_email in output
+    # Passwords set through the environment are the developer's own: never echoed.
+    assert local_stack.admin_password not in output
+    assert local_stack.crew_password not in output
+    assert "(the ADMIN_PASSWORD you set)" in output
     assert "moto's memory" in output
+
+
+def test_the_stack_file_says_which_user_pool_and_client_to_trust(
+    local_stack: StackProcess,
+) -> None:
+    details = local_stack.details()
+
+    assert details["user_pool_id"].startswith(details["region"] + "_")
+    assert details["user_pool_client_id"]
+    assert details["issuer"] == (
+        f"https://cognito-idp.{details['region']}.amazonaws.com/{details['user_pool_id']}"
+    )
+
+
+def test_both_people_sign_in_with_their_roles(
+    admin_session: SignedIn, crew_session: SignedIn, local_stack: StackProcess
+) -> None:
+    assert admin_session.user["email"] == local_stack.admin_email
+    assert admin_session.user["role"] == "admin"
+    assert crew_session.user["email"] == local_stack.crew_email
+    assert crew_session.user["role"] == "crew"
+    assert admin_session.token != crew_session.token
 
 
 # --- the README walk-through -----------------------------------------------------------------
@@ -131,14 +157,17 @@ def test_the_readme_walk_through_logs_replays_and_lists_a_payment(
     assert payments[0]["patron_name"] == "John Smith"
 
 
-def test_writing_without_a_token_is_refused(local_stack: StackProcess) -> None:
+def test_writing_without_a_token_is_refused_by_the_authorizer(local_stack: StackProcess) -> None:
     reply = http(
         local_stack.url + "/api/events",
         "POST",
         body={"event_name": "Sneaky", "date": "2026-07-01"},
     )
 
-    assert_error_envelope(reply, 401)
+    # API Gateway's own 401: the function never ran
+    assert reply.status == 401
+    assert reply.json == {"message": "Unauthorized"}
+    assert reply.header("www-authenticate").startswith("Bearer ")
 
 
 # --- the gateway itself ----------------------------------------------------------------------
@@ -230,7 +259,7 @@ def test_sigterm_stops_the_stack_and_its_workers_and_exits_zero(tmp_path: Path) 
     # Given a stack that has started worker processes
     stack = start_stack_process(tmp_path / "stack", SEED="0")
     try:
-        assert http(stack.url + "/api/events").status == 200
+        assert http(stack.url + "/api/health").status == 200  # public: starts a worker
         workers = _children(stack.pid)
         assert workers, "expected at least one worker process"
         assert stack.stack_file.exists()

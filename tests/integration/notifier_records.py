@@ -40,8 +40,6 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 # Template parameters without defaults (values only need to satisfy the template's checks).
 TEMPLATE_PARAMETERS = {
     "AdminEmail": "admin@scc.example",
-    "AdminPasswordHash": "scrypt$placeholder-hash-for-notifier-tests",
-    "TokenSigningKey": "k" * 43,
 }
 
 _serializer = TypeSerializer()

@@ -580,6 +580,7 @@ def test_given_an_unknown_person_then_reset_reveals_nothing_and_mails_nobody(
     result = cognito.forgot_password(ClientId=pool["client"], Username="nobody@scc.example")
 
     assert result["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    assert result["CodeDeliveryDetails"]["Destination"] == "n***@s***"
     assert read_mails(mail_dir, PASSWORD_RESET) == []
     with pytest.raises(ClientError) as error:
         cognito.confirm_forgot_password(

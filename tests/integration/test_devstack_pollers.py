@@ -425,8 +425,6 @@ def deployed(moto_endpoint: str) -> StackInfo:
     """template.yaml deployed into this module's moto server, as `make dev` does."""
     parameters = {
         "AdminEmail": "admin@scc.example",
-        "AdminPasswordHash": "scrypt$1024$8$1$c2FsdA$a2V5",
-        "TokenSigningKey": "k" * 43,
         "AllowedOrigin": "http://127.0.0.1:8123",
     }
     return deploy(session(), moto_endpoint, TEMPLATE_PATH, parameters, stack_name="pollers-it")

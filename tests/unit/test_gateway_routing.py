@@ -172,6 +172,58 @@ def test_every_http_api_event_of_the_template_is_routable_to_its_function() -> N
         assert match.route == route
 
 
+def test_each_route_takes_its_authorizer_and_scopes_from_its_openapi_security() -> None:
+    # Given an HTTP API body with a default (top-level) authorizer, a public route, a route
+    # with scopes and one that names its own authorizer
+    def operation(function: str, **extra: Any) -> dict[str, Any]:
+        uri = {
+            "Fn::Sub": f"arn:aws:apigateway:r:lambda:path/functions/${{{function}.Arn}}/invocations"
+        }
+        return {"x-amazon-apigateway-integration": {"uri": uri}, **extra}
+
+    translated = {
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function"},
+            "Api": {
+                "Type": "AWS::ApiGatewayV2::Api",
+                "Properties": {
+                    "Body": {
+                        "security": [{"Default": []}],
+                        "paths": {
+                            "/a": {"get": operation("Fn")},
+                            "/b": {"get": operation("Fn", security=[{"NONE": []}])},
+                            "/c": {"get": operation("Fn", security=[{"Jwt": ["read", "write"]}])},
+                            "/d": {"post": operation("Fn", security=[])},
+                        },
+                    }
+                },
+            },
+        }
+    }
+
+    # When the routes are read
+    routes = {(r.method, r.path_template): r for r in routes_from_translated(translated)}
+
+    # Then each has the authorizer (None: public) and the scopes its security says
+    assert routes["GET", "/a"] == Route("GET", "/a", "Fn", "Default", ())
+    assert routes["GET", "/b"] == Route("GET", "/b", "Fn", None, ())
+    assert routes["GET", "/c"] == Route("GET", "/c", "Fn", "Jwt", ("read", "write"))
+    assert routes["POST", "/d"].authorizer is None
+
+
+def test_the_templates_public_routes_are_sign_in_health_and_the_document() -> None:
+    translated = translate(load_template(REPO_ROOT / "template.yaml"), {})
+
+    public = {r.path_template for r in routes_from_translated(translated) if r.authorizer is None}
+
+    assert public == {
+        "/api/health",
+        "/api/openapi.json",
+        *(p for p in public if p.startswith("/api/auth/")),
+    }
+    assert "/api/auth/login" in public
+
+
 # --- v2.0 events -----------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """`make screenshots`: start a local stack, drive the app in headless Chromium and write PNGs of
-the event list, the open Log Payment modal and the phone layout (390 px) into a folder
-(docs/screenshots/ by default)."""
+the event list, the open Log Payment modal, the People screen and the phone layout (390 px)
+into a folder (docs/screenshots/ by default)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,32 @@ def main(out_dir: Path) -> int:
                 page, patron="Grace Hopper", amount="250.00", method="check", reference="#1042"
             )
             page.screenshot(path=str(out_dir / "log-payment-modal.png"))
+            page.locator("#payment-cancel").click()
+
+            # People: an invitation still waiting, and someone disabled
+            page.get_by_role("link", name="People").click()
+            expect(page.locator("li.person").first).to_be_visible()
+            details = page.locator("#invite")
+            if details.get_attribute("open") is None:
+                details.locator("summary").click()
+            form = page.locator("#invite-form")
+            for email, name, role in [
+                ("dana@scc.local", "Dana Deckhand", "crew"),
+                ("sam@scc.local", "Sam Skipper", "admin"),
+            ]:
+                form.get_by_label("E-mail").fill(email)
+                form.get_by_label("Name").fill(name)
+                form.get_by_label("Role").select_option(role)
+                form.get_by_role("button", name="Send invitation").click()
+                expect(page.locator(f'li.person[data-email="{email}"]')).to_be_visible()
+            page.get_by_role("button", name="Disable Sam Skipper").click()
+            page.locator("#confirm-dialog").get_by_role("button", name="Disable").click()
+            expect(page.locator('li.person[data-email="sam@scc.local"]')).to_have_attribute(
+                "data-enabled", "false"
+            )
+            details.locator("summary").click()  # fold the form: the list is the picture
+            page.wait_for_timeout(6500)  # let the toasts fade
+            page.screenshot(path=str(out_dir / "people.png"), full_page=True)
             desktop.close()
 
             phone = browser.new_context(
@@ -75,7 +101,7 @@ def main(out_dir: Path) -> int:
             browser.close()
     finally:
         stack.stop()
-    for name in ("event-list.png", "log-payment-modal.png", "phone.png"):
+    for name in ("event-list.png", "log-payment-modal.png", "people.png", "phone.png"):
         print(out_dir / name)
     return 0
 

@@ -83,13 +83,14 @@ def create_event(
     details = page.locator("#create-event")
     if details.get_attribute("open") is None:
         details.locator("summary").click()
-    page.get_by_label("Event name").fill(name)
-    page.locator("#event-date").fill(date)
+    form = page.locator("#create-event-form")
+    form.get_by_label("Event name", exact=True).fill(name)
+    form.locator("#event-date").fill(date)
     if location:
-        page.get_by_label("Location").fill(location)
+        form.get_by_label("Location").fill(location)
     if expected:
-        page.get_by_label("Expected total").fill(expected)
-    page.get_by_role("button", name="Create event").click()
+        form.get_by_label("Expected total").fill(expected)
+    form.get_by_role("button", name="Create event").click()
     card = event_card(page, name)
     expect(card).to_be_visible()
     return card
