@@ -17,10 +17,13 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from services.ingest.app import ACCESS as INGEST_ACCESS
 from services.ingest.app import build_app as build_ingest_app
 from services.people import models as people_models
+from services.people.app import ACCESS as PEOPLE_ACCESS
 from services.people.app import build_app as build_people_app
 from services.people.directory import Directory
+from services.query.app import ACCESS as QUERY_ACCESS
 from services.query.app import build_app as build_query_app
 from shared import models
 from shared.config import IngestConfig, PeopleConfig, QueryConfig
@@ -102,7 +105,30 @@ def openapi_document() -> dict[str, Any]:
             merged.setdefault("components", {}).setdefault(section, {}).update(entries)
     merged["paths"] = dict(sorted(merged.get("paths", {}).items()))
     merged["servers"] = [{"url": "/"}]
+    _document_access(merged)
     return merged
+
+
+SECURITY_SCHEME = "CognitoIdToken"
+
+
+def _document_access(document: dict[str, Any]) -> None:
+    """Who may call each route, from the functions' own ACCESS tables (the ones the guard
+    enforces): signed-in routes need the Cognito ID token; `x-scc-role` names the role."""
+    access = {**INGEST_ACCESS, **QUERY_ACCESS, **PEOPLE_ACCESS}
+    document.setdefault("components", {})["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "The Cognito ID token `POST /api/auth/login` returns as `token`.",
+        }
+    }
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            role = access[f"{method.upper()} {path}"]
+            operation["security"] = [] if role is None else [{SECURITY_SCHEME: []}]
+            operation["x-scc-role"] = None if role is None else role.value
 
 
 def documents() -> dict[Path, dict[str, Any]]:
