@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from devstack import authorizer as jwt_authorizer
-from devstack.cognito import cognito_rules, provision_cognito
+from devstack.cognito import add_person, cognito_rules, provision_cognito
 from devstack.intrinsics import Resolver, ResourceValues
 from devstack.template import create_table, load_template, translate
 from services.people.directory import Directory
@@ -198,7 +198,7 @@ def people(
         )
         pool_id = provisioned["UserPool"].ref
         client_id = provisioned["UserPoolClient"].ref
-        _add_person(cognito, pool_id, CREW_EMAIL, CREW_PASSWORD, "crew")
+        add_person(cognito, pool_id, CREW_EMAIL, CREW_PASSWORD, group="crew")
         key = _pool_key()
 
         def sign(claims: dict[str, Any]) -> str:
@@ -224,7 +224,7 @@ def people(
                 ClientName="theirs",
                 ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             )["UserPoolClient"]["ClientId"]
-            _add_person(cognito, other_id, ADMIN_EMAIL, ADMIN_PASSWORD, None)
+            add_person(cognito, other_id, ADMIN_EMAIL, ADMIN_PASSWORD)
             result = cognito.initiate_auth(
                 ClientId=other_client,
                 AuthFlow="USER_PASSWORD_AUTH",
@@ -238,25 +238,6 @@ def people(
             client_id=client_id,
             sign_with_pool_key=sign,
             other_pool_token=other_pool_token,
-        )
-
-
-def _add_person(cognito: Any, pool_id: str, email: str, password: str, group: str | None) -> None:
-    user = cognito.admin_create_user(
-        UserPoolId=pool_id,
-        Username=email,
-        UserAttributes=[
-            {"Name": "email", "Value": email},
-            {"Name": "email_verified", "Value": "true"},
-        ],
-        MessageAction="SUPPRESS",
-    )["User"]
-    cognito.admin_set_user_password(
-        UserPoolId=pool_id, Username=user["Username"], Password=password, Permanent=True
-    )
-    if group is not None:
-        cognito.admin_add_user_to_group(
-            UserPoolId=pool_id, Username=user["Username"], GroupName=group
         )
 
 
