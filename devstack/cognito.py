@@ -55,7 +55,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from devstack.intrinsics import IntrinsicError, Resolver, ResourceValues
+from devstack.intrinsics import IntrinsicError, Resolver, ResourceValues, references
 
 log = logging.getLogger(__name__)
 
@@ -184,37 +184,6 @@ def _creation_order(resources: Mapping[str, dict[str, Any]]) -> list[str]:
     for logical_id in resources:
         visit(logical_id)
     return order
-
-
-def references(value: Any) -> set[str]:
-    """Names a fragment refers to through Ref, Fn::GetAtt or `${...}` in Fn::Sub."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        ref = value.get("Ref")
-        if isinstance(ref, str):
-            found.add(ref)
-        get_att = value.get("Fn::GetAtt")
-        if isinstance(get_att, list) and get_att and isinstance(get_att[0], str):
-            found.add(get_att[0])
-        elif isinstance(get_att, str):
-            found.add(get_att.split(".", 1)[0])
-        sub = value.get("Fn::Sub")
-        text = sub[0] if isinstance(sub, list) and sub else sub
-        if isinstance(text, str):
-            shadowed = (
-                set(sub[1])
-                if isinstance(sub, list) and len(sub) > 1 and isinstance(sub[1], dict)
-                else set()
-            )
-            for inner in _SUB_NAME.findall(text):
-                if not inner.startswith("!") and inner.split(".", 1)[0] not in shadowed:
-                    found.add(inner.split(".", 1)[0])
-        for child in value.values():
-            found |= references(child)
-    elif isinstance(value, list):
-        for child in value:
-            found |= references(child)
-    return found
 
 
 _SUB_NAME = re.compile(r"\$\{([^}]*)\}")

@@ -346,3 +346,34 @@ def _comparable(value: Any) -> Any:
     if value is NO_VALUE:
         return value
     return _text(value)
+
+
+def references(value: Any) -> set[str]:
+    """Names a fragment refers to through Ref, Fn::GetAtt or `${...}` in Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        ref = value.get("Ref")
+        if isinstance(ref, str):
+            found.add(ref)
+        get_att = value.get("Fn::GetAtt")
+        if isinstance(get_att, list) and get_att and isinstance(get_att[0], str):
+            found.add(get_att[0])
+        elif isinstance(get_att, str):
+            found.add(get_att.split(".", 1)[0])
+        sub = value.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if isinstance(text, str):
+            shadowed = (
+                set(sub[1])
+                if isinstance(sub, list) and len(sub) > 1 and isinstance(sub[1], dict)
+                else set()
+            )
+            for inner in _SUB_VARIABLE.findall(text):
+                if not inner.startswith("!") and inner.split(".", 1)[0] not in shadowed:
+                    found.add(inner.split(".", 1)[0])
+        for child in value.values():
+            found |= references(child)
+    elif isinstance(value, list):
+        for child in value:
+            found |= references(child)
+    return found

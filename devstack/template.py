@@ -20,7 +20,7 @@ import re
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -45,7 +45,7 @@ from devstack.cognito import (
     provision_cognito,
     without_provisioned,
 )
-from devstack.intrinsics import Resolver, ResourceValues
+from devstack.intrinsics import Resolver, ResourceValues, references
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +431,7 @@ def for_moto(translated: dict[str, Any], unsupported_types: frozenset[str]) -> d
     skipped = {k for k, v in resources.items() if v.get("Type") in unsupported_types}
     outputs = template.get("Outputs")
     if isinstance(outputs, dict):
-        kept = {k: v for k, v in outputs.items() if not (_references(v) & skipped)}
+        kept = {k: v for k, v in outputs.items() if not (references(v) & skipped)}
         for dropped in sorted(set(outputs) - set(kept)):
             log.info("local stack: dropping Output %s (references a resource moto skips)", dropped)
         if kept:
@@ -439,37 +439,6 @@ def for_moto(translated: dict[str, Any], unsupported_types: frozenset[str]) -> d
         else:
             template.pop("Outputs")
     return template
-
-
-def _references(value: Any) -> set[str]:
-    """Logical ids a fragment refers to through Ref, Fn::GetAtt or Fn::Sub."""
-    found: set[str] = set()
-    for node in _walk(value):
-        if not isinstance(node, dict):
-            continue
-        ref = node.get("Ref")
-        if isinstance(ref, str):
-            found.add(ref)
-        get_att = node.get("Fn::GetAtt")
-        if isinstance(get_att, list) and get_att and isinstance(get_att[0], str):
-            found.add(get_att[0])
-        elif isinstance(get_att, str):
-            found.add(get_att.split(".", 1)[0])
-        sub = node.get("Fn::Sub")
-        text = sub[0] if isinstance(sub, list) and sub else sub
-        if isinstance(text, str):
-            found.update(_SUB_REFERENCE.findall(text))
-    return found
-
-
-def _walk(value: Any) -> Iterator[Any]:
-    yield value
-    if isinstance(value, dict):
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
 
 
 def _moto_unsupported_types(translated: Mapping[str, Any]) -> frozenset[str]:

@@ -40,6 +40,12 @@ export function isAdmin() {
   return Boolean(session && session.user && session.user.role === "admin");
 }
 
+// The current ID token, for the one kind of request `authed` cannot make: a download read as a
+// Blob (export.js), which refreshes and retries on its own like `authed`.
+export function currentToken() {
+  return session ? session.token : null;
+}
+
 function normalUser(user, fallbackEmail = "") {
   const u = user && typeof user === "object" ? user : {};
   const role = u.role === "admin" || u.role === "crew" ? u.role : null;

@@ -30,7 +30,7 @@ class PaymentLogged(_Item):
     patron_name: str
     amount_cents: int = Field(gt=0, description="integer minor units")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    payment_method: Literal["cash", "card", "check", "venmo"]
+    payment_method: Literal["cash", "card", "check", "venmo", "other"]
     notes: str | None = None
     reference: str | None = None
     received_at: str = Field(pattern=_ISO_Z)
@@ -53,7 +53,7 @@ class PaymentVoided(_Item):
     timestamp: str = Field(pattern=_ISO_Z)
     amount_cents: int = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    payment_method: Literal["cash", "card", "check", "venmo"]
+    payment_method: Literal["cash", "card", "check", "venmo", "other"]
     patron_name: str
 
 

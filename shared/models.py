@@ -27,8 +27,10 @@ from shared.money import MoneyError, format_cents, parse_amount_cents
 from shared.text import clean_text, has_visible
 from shared.timeutil import iso_z, to_utc
 
-PAYMENT_METHODS = ("cash", "card", "check", "venmo")
-PaymentMethod = Literal["cash", "card", "check", "venmo"]
+# `other`: Zelle, PayPal, a bank transfer... (what it was goes in `reference`). A client that
+# sends no method (the second write-up's modal) records `other`.
+PAYMENT_METHODS = ("cash", "card", "check", "venmo", "other")
+PaymentMethod = Literal["cash", "card", "check", "venmo", "other"]
 
 # Currencies with two minor-unit digits: the only ones integer cents describe correctly.
 SUPPORTED_CURRENCIES = ("USD", "CAD", "EUR", "GBP", "AUD", "NZD", "MXN", "CHF")
@@ -158,7 +160,7 @@ class CreateEventRequest(Request):
 class LogPaymentRequest(Request):
     patron_name: PatronName
     amount: AmountCents
-    payment_method: Annotated[PaymentMethod, BeforeValidator(_method)]
+    payment_method: Annotated[PaymentMethod, BeforeValidator(_method)] = "other"
     notes: Notes | None = None
     reference: Reference | None = None
     received_at: datetime | None = None

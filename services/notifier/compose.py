@@ -35,7 +35,13 @@ CURRENCY_SYMBOLS = {
 _SUBJECT_NAME_MAX = 60
 _SUBJECT_MAX = 200
 _EVENT_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})-([a-z0-9-]+)$")
-_METHOD_LABELS = {"cash": "Cash", "card": "Card", "check": "Check", "venmo": "Venmo"}
+_METHOD_LABELS = {
+    "cash": "Cash",
+    "card": "Card",
+    "check": "Check",
+    "venmo": "Venmo",
+    "other": "Other",
+}
 
 
 @dataclass(frozen=True)

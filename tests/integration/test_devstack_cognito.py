@@ -32,9 +32,9 @@ from devstack.cognito import (
     mail_text,
     provision_cognito,
     read_mails,
-    references,
     without_provisioned,
 )
+from devstack.intrinsics import references
 from devstack.template import load_template, stack_parameters, translate
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"

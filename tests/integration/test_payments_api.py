@@ -622,3 +622,33 @@ def test_every_route_in_the_template_is_served_by_the_function_it_names(
 def test_health_is_public(api: Api) -> None:
     status, body, _ = api.call("GET", "/api/health")
     assert (status, body) == (200, {"status": "ok"})
+
+
+# --- the fifth method: other ----------------------------------------------------------------
+
+
+def test_a_client_that_sends_no_method_records_other(
+    api: Api, seeded_event: str, admin_token: str
+) -> None:
+    # Given the second write-up's modal, which posts only patron, amount and notes
+    body = {"patron_name": "Zed Zelle", "amount": "75.00", "notes": "paid by Zelle"}
+
+    # When it logs a payment
+    reply = api.log_payment(seeded_event, body, admin_token)
+
+    # Then it is recorded as `other` (not refused), and counted under `other`
+    assert reply.status == 201, reply.raw
+    [payment] = api.payments(seeded_event, admin_token).body["payments"]
+    assert payment["payment_method"] == "other"
+    assert api.payment_items()[0]["payment_method"] == "other"
+
+
+def test_other_with_its_reference_is_a_method_like_the_rest(
+    api: Api, seeded_event: str, admin_token: str
+) -> None:
+    body = payment_body(payment_method="Other", reference="PayPal 8812")
+    assert api.log_payment(seeded_event, body, admin_token).status == 201
+    page = api.payments(seeded_event, admin_token, method="other").body
+    assert [(p["payment_method"], p["reference"]) for p in page["payments"]] == [
+        ("other", "PayPal 8812")
+    ]
