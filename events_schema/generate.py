@@ -44,6 +44,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     people_models.ResetPasswordRequest,
     people_models.InviteRequest,
     people_models.RoleRequest,
+    models.CloseoutRequest,
     models.CreateEventRequest,
     models.LogPaymentRequest,
     models.LogPaymentByBodyRequest,
@@ -54,6 +55,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     people_models.Challenge,
     people_models.PeopleList,
     people_models.PersonView,
+    models.CloseoutView,
+    models.CloseoutList,
     models.LogPaymentResponse,
     models.VoidResponse,
     models.EventView,
@@ -83,6 +86,7 @@ def openapi_document() -> dict[str, Any]:
         "REVOCATIONS_TABLE_NAME": "unused",
         "USER_POOL_ID": "us-east-1_unused",
         "USER_POOL_CLIENT_ID": "unused",
+        "EXPORT_BUCKET": "unused",
     }
     directory = Directory(cast(Any, None), user_pool_id="unused", client_id="unused")
     revocations = Revocations(cast(Any, None), "unused")

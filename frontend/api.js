@@ -27,6 +27,13 @@ export class ApiError extends Error {
 // A request that never got an answer (offline, dropped connection): the outcome is unknown.
 export class NetworkError extends Error {}
 
+// The API could not be reached: no answer at all, or the gateway in front of it answered that
+// the API did not (502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout). Worth
+// trying again later with the same request.
+export function unreachable(error) {
+  return error instanceof NetworkError || (error instanceof ApiError && [502, 503, 504].includes(error.status));
+}
+
 export async function api(path, { method = "GET", body, token, query } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -7,7 +7,7 @@
 // payments and manage people. The API enforces the roles; the app only hides what a person
 // cannot use.
 
-import { ApiError, NetworkError } from "./api.js";
+import { ApiError, NetworkError, unreachable } from "./api.js";
 import {
   $,
   EMAIL,
@@ -26,9 +26,23 @@ import {
   toast,
 } from "./dom.js";
 import { initAuth, showAuth } from "./auth.js";
+import { closeoutLine, initCloseout, openCloseout, renderCloseout } from "./closeout.js";
+import { downloadEventCsv, initExport, showExport } from "./export.js";
 import { uuid7 } from "./ids.js";
 import { MoneyError, formatMoney, parseAmountCents } from "./money.js";
 import { forgetPeople, initPeople, loadPeople, roleLabel } from "./people.js";
+import {
+  SAVED_OFFLINE,
+  entryDone,
+  entryValues,
+  initSync,
+  refusalNotice,
+  rememberEvents,
+  renderOutbox,
+  replayNow,
+  saveForLater,
+  savedEvents,
+} from "./sync.js";
 import {
   authed,
   currentUser,
@@ -40,8 +54,8 @@ import {
   signedIn,
 } from "./session.js";
 
-const METHODS = ["cash", "card", "check", "venmo"];
-const METHOD_LABELS = { cash: "Cash", card: "Card", check: "Check", venmo: "Venmo" };
+const METHODS = ["cash", "card", "check", "venmo", "other"];
+const METHOD_LABELS = { cash: "Cash", card: "Card", check: "Check", venmo: "Venmo", other: "Other" };
 const PATRON_NAME_MAX = 120;
 const NOTES_MAX = 1000;
 const REFERENCE_MAX = 100;
@@ -84,6 +98,7 @@ function applyUser(user) {
   const admin = user.role === "admin";
   show($("nav-people"), admin);
   show($("create-event"), admin);
+  showExport(admin);
   const changed = shownRole !== null && shownRole !== user.role;
   shownRole = user.role;
   if (!changed) return;
@@ -136,6 +151,7 @@ async function afterSignIn() {
   const draft = takeDraft(currentUser());
   if (draft && location.hash === "#people") history.replaceState(null, "", "#events");
   await route();
+  replayNow(); // payments saved on this device while the API was out of reach (sync.js)
   if (draft) reopenDraft(draft);
 }
 
@@ -229,25 +245,47 @@ async function loadEvents() {
     const { data } = await authed("api/events");
     if (!signedIn()) return; // signed out while the list was on its way
     const events = Array.isArray(data && data.events) ? data.events : [];
-    const seen = new Set();
-    const items = events.map((event) => {
-      seen.add(event.event_id);
-      return upsertCard(event).root;
-    });
-    for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
-    $("event-list").replaceChildren(...items);
-    if (events.length) status.textContent = "";
-    else if (isAdmin()) status.textContent = "No events yet. Create one with “New event”.";
-    else status.textContent = "No events yet. An admin creates them.";
-    if (!events.length && isAdmin()) $("create-event").open = true;
+    eventsFromDevice = false;
+    rememberEvents(events); // so the app opens, and logs payments, without a connection
+    showEvents(events);
   } catch (error) {
     status.textContent = "";
+    if (unreachable(error) && (await showSavedEvents())) return;
     if (forbidden(error)) {
       showError($("events-error"), "Your account has no role yet, so it cannot see events. Ask an admin to give you one.");
     } else if (!(error instanceof ApiError && error.status === 401)) {
       showError($("events-error"), "Could not load the events. Check your connection and try again.");
     }
   }
+}
+
+function showEvents(events) {
+  const status = $("events-status");
+  const seen = new Set();
+  const items = events.map((event) => {
+    seen.add(event.event_id);
+    return upsertCard(event).root;
+  });
+  for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
+  $("event-list").replaceChildren(...items);
+  if (events.length) status.textContent = "";
+  else if (isAdmin()) status.textContent = "No events yet. Create one with “New event”.";
+  else status.textContent = "No events yet. An admin creates them.";
+  if (!events.length && isAdmin()) $("create-event").open = true;
+}
+
+// No connection: the events as this person last saw them on this device (totals may be behind).
+let eventsFromDevice = false;
+
+async function showSavedEvents() {
+  const saved = await savedEvents();
+  if (!saved || !signedIn()) return false;
+  showEvents(saved.events);
+  eventsFromDevice = true;
+  $("events-status").textContent =
+    `No connection: the events as of ${formatMoment(saved.saved_at)}. ` +
+    "Payments you log are saved on this device and sync when the connection is back.";
+  return true;
 }
 
 function upsertCard(event) {
@@ -269,12 +307,16 @@ function buildCard(event) {
   card.details = el("p", { className: "muted" });
   card.net = el("p", { className: "net" });
   card.sync = el("span", { className: "sync", attrs: { "aria-live": "polite" } });
+  card.outboxNote = el("p", { className: "outbox-note", attrs: { "aria-live": "polite" } }); // sync.js
+  card.outboxNote.hidden = true;
   card.stats = el("dl", { className: "stats" });
   card.logButton = el("button", { text: "Log payment", attrs: { type: "button" } });
   card.logButton.dataset.action = "log-payment";
   card.logButton.addEventListener("click", () => openPaymentDialog(card));
 
   card.paymentsList = el("ul", { className: "payments" });
+  card.outboxList = el("ul", { className: "payments outbox-list" }); // sync.js
+  card.outboxList.hidden = true;
   card.paymentsStatus = el("p", { className: "muted", attrs: { "aria-live": "polite" } });
   card.more = el("button", { className: "secondary", text: "Load more", attrs: { type: "button" } });
   card.more.hidden = true;
@@ -283,6 +325,7 @@ function buildCard(event) {
   card.paymentsSection = el("details", { className: "payments-section" }, [
     el("summary", { text: "Payments" }),
     card.filterForm,
+    card.outboxList,
     card.paymentsStatus,
     card.paymentsList,
     card.more,
@@ -291,13 +334,31 @@ function buildCard(event) {
     if (card.paymentsSection.open) loadPayments(card);
   });
 
+  // Admins: close out the event (closeout.js) and download its payments (export.js).
+  card.closeoutLine = closeoutLine();
+  card.closeoutButton = el("button", {
+    className: "secondary small",
+    text: "Close out",
+    attrs: { type: "button" },
+  });
+  card.closeoutButton.addEventListener("click", () => openCloseout(card, card.closeoutButton));
+  card.downloadButton = el("button", {
+    className: "secondary small",
+    text: "Download CSV",
+    attrs: { type: "button" },
+  });
+  card.downloadButton.addEventListener("click", () => downloadEventCsv(card.event, card.downloadButton));
+  card.tools = el("div", { className: "card-tools" }, [card.closeoutButton, card.downloadButton]);
+
   card.root = el("li", { className: "event card", attrs: { "aria-labelledby": titleId } }, [
     el("div", { className: "card-head" }, [
       el("div", { className: "card-title" }, [card.title, card.details]),
       card.logButton,
     ]),
-    el("div", { className: "totals" }, [card.net, card.sync]),
+    el("div", { className: "totals" }, [card.net, card.sync, card.outboxNote]),
     card.stats,
+    card.closeoutLine,
+    card.tools,
     card.paymentsSection,
   ]);
   card.root.dataset.eventId = event.event_id;
@@ -411,6 +472,9 @@ function renderCard(card) {
       el("div", { attrs: { "data-stat": key } }, [el("dt", { text: term }), el("dd", { text: value })]),
     ),
   );
+  card.tools.hidden = !isAdmin();
+  renderCloseout(card);
+  renderOutbox(card);
 }
 
 // --- the payments list -------------------------------------------------------------------------
@@ -420,6 +484,7 @@ async function loadPayments(card, { append = false } = {}) {
   const query = { ...card.filters, limit: "50" };
   if (append && card.cursor) query.cursor = card.cursor;
   const ticket = (card.ticket = (card.ticket || 0) + 1);
+  renderOutbox(card); // this device's waiting payments, with the same filters
   card.paymentsStatus.textContent = "Loading payments…";
   try {
     const { data } = await authed(`api/g/${encodeURIComponent(eventId)}/payments`, { query });
@@ -442,7 +507,9 @@ async function loadPayments(card, { append = false } = {}) {
     } else if (forbidden(error)) {
       card.paymentsStatus.textContent = error.message;
     } else if (!(error instanceof ApiError && error.status === 401)) {
-      card.paymentsStatus.textContent = "Could not load the payments. Try again.";
+      card.paymentsStatus.textContent = unreachable(error)
+        ? "No connection: the payments in the ledger cannot be shown now."
+        : "Could not load the payments. Try again.";
     }
   }
 }
@@ -464,6 +531,16 @@ function paymentRow(card, payment) {
   ].filter(Boolean);
   row.append(head, el("p", { className: "muted facts", text: facts.join(" · ") }));
   if (payment.notes) row.append(el("p", { className: "notes", text: payment.notes }));
+  if (payment.after_closeout) {
+    row.dataset.afterCloseout = "true";
+    row.append(
+      el("p", {
+        className: "after-closeout",
+        text: "after close-out",
+        attrs: { title: "Logged after the event's last close-out: the next close-out counts it." },
+      }),
+    );
+  }
   if (voided) {
     row.append(
       el("p", {
@@ -503,6 +580,16 @@ function addPending(card, op) {
   confirmTotals(card);
 }
 
+// The projection's summary now (after the outbox replayed payments, some perhaps already counted).
+async function refreshSummary(card) {
+  try {
+    const { data } = await authed(`api/events/${encodeURIComponent(card.event.event_id)}`);
+    if (data && data.summary && cards.get(card.event.event_id) === card) acceptSummary(card, data.summary);
+  } catch {
+    // the next load or poll catches up
+  }
+}
+
 async function confirmTotals(card) {
   if (card.polling) return;
   card.polling = true;
@@ -538,17 +625,20 @@ async function confirmTotals(card) {
 
 // --- the Log Payment dialog --------------------------------------------------------------------
 
-const paymentState = { card: null, paymentId: null, opener: null, inFlight: false };
+const paymentState = { card: null, paymentId: null, opener: null, inFlight: false, outboxEntry: null };
 
 // `draft`: the entries and payment_id kept when the session ended while this dialog was open;
 // the same payment_id again means a retry can never log the payment twice.
-function openPaymentDialog(card, { draft = null } = {}) {
+// `outboxEntry`: a payment saved on this device that the server refused, being edited (sync.js;
+// `draft` then holds its entries, and its payment_id unless that is taken: a 409).
+function openPaymentDialog(card, { draft = null, outboxEntry = null } = {}) {
   const form = $("payment-form");
   form.reset();
   clearFieldErrors(form);
   showError($("payment-error"), "");
   paymentState.card = card;
-  paymentState.paymentId = draft ? draft.payment_id : uuid7(); // new per opening, reused on retry
+  paymentState.outboxEntry = outboxEntry;
+  paymentState.paymentId = draft && draft.payment_id ? draft.payment_id : uuid7(); // new per opening, reused on retry
   paymentState.opener = card.logButton;
   $("payment-event").textContent = `${card.event.event_name} · ${formatDay(card.event.date)}`;
   $("received-at").value = localDateTimeValue();
@@ -558,15 +648,22 @@ function openPaymentDialog(card, { draft = null } = {}) {
       if (typeof value === "string") $(id).value = value;
     }
   }
+  showReferenceHint();
   showError(
     $("payment-notice"),
-    draft
+    outboxEntry
+      ? refusalNotice(outboxEntry)
+      : draft
       ? "You were asked to sign in again while logging this payment; your entries are kept. Check them and press “Log payment”: it will not be logged twice."
       : "",
   );
   $("payment-submit").disabled = false;
   $("payment-dialog").showModal();
   $("patron-name").focus();
+}
+
+function showReferenceHint() {
+  $("reference-hint").textContent = $("method").value === "other" ? "(what it was)" : "(check no., Venmo handle…)";
 }
 
 function paymentBody() {
@@ -641,6 +738,11 @@ async function submitPayment(event) {
     });
     const opener = paymentState.opener;
     paymentState.paymentId = null;
+    if (paymentState.outboxEntry) {
+      // The refused entry this was an edit of is logged now.
+      entryDone(paymentState.outboxEntry.payment_id).catch((problem) => console.error(problem));
+      paymentState.outboxEntry = null;
+    }
     closeDialog($("payment-dialog"));
     restoreFocus(opener);
     const money = formatMoney(amount.cents, card.event.currency);
@@ -654,7 +756,9 @@ async function submitPayment(event) {
     });
     if (card.paymentsSection.open) loadPayments(card);
   } catch (error) {
-    if (error instanceof NetworkError) {
+    if (unreachable(error) && (await savePaymentForLater(card, request, amount.cents, error))) {
+      // saved in the outbox (sync.js): replayed, same payment_id and body, when the API answers
+    } else if (unreachable(error)) {
       showError(
         $("payment-error"),
         "No answer from the server, so this payment may or may not be saved. Press “Log payment” again: it will not be logged twice.",
@@ -679,6 +783,24 @@ async function submitPayment(event) {
     submit.disabled = false;
     submit.textContent = "Log payment";
   }
+}
+
+// The API is out of reach: the payment goes to this device's outbox and the dialog closes.
+async function savePaymentForLater(card, request, cents, error) {
+  const replacing = paymentState.outboxEntry ? paymentState.outboxEntry.payment_id : null;
+  try {
+    await saveForLater({ card, body: request, cents, error, replacing });
+  } catch (problem) {
+    console.error("could not save the payment on this device:", problem);
+    return false;
+  }
+  const opener = paymentState.opener;
+  paymentState.paymentId = null;
+  paymentState.outboxEntry = null;
+  closeDialog($("payment-dialog"));
+  restoreFocus(opener);
+  toast(SAVED_OFFLINE);
+  return true;
 }
 
 // --- the Void dialog (reason, then an explicit confirmation) ----------------------------------
@@ -842,6 +964,49 @@ async function start() {
   initConfirmDialog();
   initAuth({ signedIn: afterSignIn });
   initPeople();
+  initExport();
+  initCloseout({
+    summaryOf: effectiveSummary,
+    accept: acceptSummary,
+    changed: (card) => {
+      renderCard(card);
+      if (card.paymentsSection.open) loadPayments(card);
+    },
+  });
+  initSync({
+    cards: () => cards.values(),
+    card: (eventId) => cards.get(eventId),
+    methodLabel: (method) => METHOD_LABELS[method] || method,
+    recorded: (entry, status, data) => {
+      // 201: new in the ledger, like a payment just logged (200: it already was).
+      const card = cards.get(entry.event_id);
+      if (!card || status !== 201) return;
+      addPending(card, {
+        id: (data && data.payment_id) || entry.payment_id,
+        kind: "payment",
+        cents: entry.amount_cents,
+        method: (entry.body && entry.body.payment_method) || "other",
+      });
+    },
+    roundDone: (eventIds) => {
+      if (eventsFromDevice) loadEvents();
+      for (const id of eventIds) {
+        const card = cards.get(id);
+        if (!card) continue;
+        refreshSummary(card);
+        if (card.paymentsSection.open) loadPayments(card);
+      }
+    },
+    refresh: () => {
+      if (signedIn()) loadEvents();
+    },
+    edit: (card, entry, paymentId) =>
+      openPaymentDialog(card, { draft: { payment_id: paymentId, values: entryValues(entry) }, outboxEntry: entry }),
+  });
+  window.addEventListener("online", () => {
+    if (signedIn() && eventsFromDevice) loadEvents();
+  });
+  $("method").addEventListener("change", showReferenceHint);
   onSessionEnded(sessionEnded);
   onSessionChanged((user) => {
     if (user) applyUser(user);

@@ -74,4 +74,27 @@ class EventCreated(_Item):
     created_by_sub: str | None = None
 
 
-DOMAIN_EVENTS: tuple[type[BaseModel], ...] = (PaymentLogged, PaymentVoided, EventCreated)
+class EventClosedOut(_Item):
+    """An event was closed out: an immutable CLOSEOUT# item (the newest one is current)."""
+
+    sk: str = Field(pattern=r"^CLOSEOUT#.+$", description="CLOSEOUT#<closeout_id>")
+    type: Literal["CLOSEOUT"]
+    closeout_id: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    closed_by: str = Field(description="e-mail of the admin who closed out")
+    closed_by_sub: str | None = None
+    closed_at: str = Field(pattern=_ISO_Z)
+    counted_cents: dict[str, int] = Field(description="what was counted, per method")
+    recorded_cents: dict[str, int] = Field(description="the ledger's net per method")
+    note: str | None = None
+    payment_count: int = Field(ge=0)
+    void_count: int = Field(ge=0)
+    request_fingerprint: str
+
+
+DOMAIN_EVENTS: tuple[type[BaseModel], ...] = (
+    PaymentLogged,
+    PaymentVoided,
+    EventCreated,
+    EventClosedOut,
+)

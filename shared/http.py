@@ -82,13 +82,15 @@ def json_response(
 
 def _field_name(loc: Iterable[Any]) -> str:
     parts = [str(part) for part in loc]
-    # ("body", "amount") -> "amount"; ("query", "limit") -> "limit"; ("body",) -> "body"
+    # ("body", "amount") -> "amount"; ("query", "limit") -> "limit"; ("body",) -> "body";
+    # a nested field is named by its path: ("body", "counted", "cash") -> "counted.cash"
     if (
         len(parts) >= 2
         and parts[0] in ("body", "query", "path", "header")
         and not parts[1].isdigit()
     ):
-        return parts[1]
+        nested = [part for part in parts[1:] if not part.isdigit()]
+        return ".".join(nested)
     return "body"
 
 

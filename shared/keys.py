@@ -6,6 +6,7 @@ EVENT_PREFIX = "EVENT#"
 META_SK = "META"
 PAYMENT_PREFIX = "PAYMENT#"
 VOID_PREFIX = "VOID#"
+CLOSEOUT_PREFIX = "CLOSEOUT#"
 SUMMARY_SK = "SUMMARY"
 APPLIED_PREFIX = "APPLIED#"
 EVENTS_GSI = "EventsByDate"
@@ -22,6 +23,10 @@ def payment_sk(payment_id: str) -> str:
 
 def void_sk(payment_id: str) -> str:
     return f"{VOID_PREFIX}{payment_id}"
+
+
+def closeout_sk(closeout_id: str) -> str:
+    return f"{CLOSEOUT_PREFIX}{closeout_id}"
 
 
 def events_gsi_sk(event_date: str, event_id: str) -> str:

@@ -198,6 +198,49 @@ class LogPaymentResponse(BaseModel):
     timestamp: str
 
 
+def _counted(value: object) -> int:
+    try:
+        return parse_amount_cents(value, allow_zero=True)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# What was counted for one method: like AmountCents, but zero is a real answer ("no checks").
+CountedCents = Annotated[
+    int,
+    BeforeValidator(_counted),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "multipleOf": 0.01},
+                {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,2})?$"},
+            ],
+            "description": "Money counted: a JSON number or decimal string, >= 0, 2 decimals.",
+            "examples": ["1200.00", "0"],
+        }
+    ),
+]
+
+
+class CountedByMethod(Request):
+    """What was counted at the end of the event, per method (every method must be given)."""
+
+    cash: CountedCents
+    card: CountedCents
+    check: CountedCents
+    venmo: CountedCents
+    other: CountedCents
+
+    def cents(self) -> dict[str, int]:
+        return {method: int(getattr(self, method)) for method in PAYMENT_METHODS}
+
+
+class CloseoutRequest(Request):
+    counted: CountedByMethod
+    note: Notes | None = None
+    closeout_id: PaymentId | None = None  # the client's idempotency key (a UUIDv7), like payments
+
+
 # --- stored records -------------------------------------------------------------------------
 
 
@@ -252,6 +295,35 @@ class Void(BaseModel):
     patron_name: str
 
 
+class Closeout(BaseModel):
+    """The books of an event checked against what was counted: immutable, like every ledger
+    record; a later close-out supersedes it (the newest is current), history is kept."""
+
+    closeout_id: str
+    event_id: str
+    currency: str
+    closed_by: str
+    closed_by_sub: str | None = None
+    closed_at: datetime
+    counted_cents: dict[str, int]
+    recorded_cents: dict[str, int]
+    note: str | None = None
+    payment_count: int
+    void_count: int
+    request_fingerprint: str
+
+    @property
+    def difference_cents(self) -> dict[str, int]:
+        """Counted minus recorded per method: positive is over, negative is short."""
+        return {
+            m: self.counted_cents.get(m, 0) - self.recorded_cents.get(m, 0) for m in PAYMENT_METHODS
+        }
+
+    @property
+    def over_short_cents(self) -> int:
+        return sum(self.difference_cents.values())
+
+
 VOID_REASON_MAX = 500
 VoidReason = Annotated[str, Field(max_length=4 * VOID_REASON_MAX), visible_text(VOID_REASON_MAX)]
 
@@ -277,10 +349,29 @@ class Summary(BaseModel):
         default_factory=lambda: dict.fromkeys(PAYMENT_METHODS, 0)
     )
     last_payment_at: datetime | None = None
+    closeout: CloseoutStatus | None = None  # the newest close-out
 
     @property
     def net_cents(self) -> int:
         return self.gross_cents - self.voided_cents
+
+
+class CloseoutStatus(BaseModel):
+    """What an event card shows of its current close-out (kept in the SUMMARY projection)."""
+
+    closeout_id: str
+    closed_by: str
+    closed_at: str
+    over_short_cents: int
+
+    @classmethod
+    def of(cls, closeout: Closeout) -> CloseoutStatus:
+        return cls(
+            closeout_id=closeout.closeout_id,
+            closed_by=closeout.closed_by,
+            closed_at=iso_z(closeout.closed_at),
+            over_short_cents=closeout.over_short_cents,
+        )
 
 
 # --- response views -------------------------------------------------------------------------
@@ -301,9 +392,12 @@ class PaymentView(BaseModel):
     timestamp: str
     patron_email: str | None = None
     void: VoidView | None = None
+    after_closeout: bool = False  # logged after the event's newest close-out
 
     @classmethod
-    def of(cls, payment: Payment, void: Void | None = None) -> PaymentView:
+    def of(
+        cls, payment: Payment, void: Void | None = None, *, closed_at: datetime | None = None
+    ) -> PaymentView:
         return cls(
             payment_id=payment.payment_id,
             event_id=payment.event_id,
@@ -323,6 +417,7 @@ class PaymentView(BaseModel):
             else VoidView(
                 reason=void.reason, voided_by=void.voided_by, timestamp=iso_z(void.timestamp)
             ),
+            after_closeout=closed_at is not None and payment.timestamp > closed_at,
         )
 
 
@@ -335,6 +430,7 @@ class SummaryView(BaseModel):
     by_method_cents: dict[str, int]
     outstanding_cents: int | None
     last_payment_at: str | None
+    closeout: CloseoutStatus | None = None
 
     @classmethod
     def of(cls, summary: Summary, expected_total_cents: int | None) -> SummaryView:
@@ -350,7 +446,44 @@ class SummaryView(BaseModel):
             last_payment_at=None
             if summary.last_payment_at is None
             else iso_z(summary.last_payment_at),
+            closeout=summary.closeout,
         )
+
+
+class CloseoutView(BaseModel):
+    closeout_id: str
+    event_id: str
+    currency: str
+    closed_by: str
+    closed_at: str
+    counted_cents: dict[str, int]
+    recorded_cents: dict[str, int]
+    difference_cents: dict[str, int]
+    over_short_cents: int
+    note: str | None
+    payment_count: int
+    void_count: int
+
+    @classmethod
+    def of(cls, closeout: Closeout) -> CloseoutView:
+        return cls(
+            closeout_id=closeout.closeout_id,
+            event_id=closeout.event_id,
+            currency=closeout.currency,
+            closed_by=closeout.closed_by,
+            closed_at=iso_z(closeout.closed_at),
+            counted_cents={m: closeout.counted_cents.get(m, 0) for m in PAYMENT_METHODS},
+            recorded_cents={m: closeout.recorded_cents.get(m, 0) for m in PAYMENT_METHODS},
+            difference_cents=closeout.difference_cents,
+            over_short_cents=closeout.over_short_cents,
+            note=closeout.note,
+            payment_count=closeout.payment_count,
+            void_count=closeout.void_count,
+        )
+
+
+class CloseoutList(BaseModel):
+    closeouts: list[CloseoutView]
 
 
 class EventView(BaseModel):

@@ -20,10 +20,11 @@ class MoneyError(ValueError):
     """An amount that cannot be money; the message is safe to show to the user."""
 
 
-def parse_amount_cents(value: object) -> int:
-    """Turn a JSON amount (Decimal/int number or decimal string) into positive integer cents.
+def parse_amount_cents(value: object, *, allow_zero: bool = False) -> int:
+    """Turn a JSON amount (Decimal/int number or decimal string) into positive integer cents
+    (or zero, for counts such as "no checks in hand", with `allow_zero`).
 
-    Raises MoneyError with a user-facing message for anything that is not a positive amount
+    Raises MoneyError with a user-facing message for anything that is not such an amount
     with at most two decimals.
     """
     if isinstance(value, bool):  # bool is an int subclass: true must not mean 1 cent
@@ -40,7 +41,7 @@ def parse_amount_cents(value: object) -> int:
         amount = _parse_text(value)
     else:
         raise MoneyError("must be a number or a decimal string")
-    return _to_cents(amount)
+    return _to_cents(amount, allow_zero=allow_zero)
 
 
 def _parse_text(text: str) -> Decimal:
@@ -57,11 +58,11 @@ def _parse_text(text: str) -> Decimal:
         raise MoneyError("must be a decimal amount like 150 or 150.25") from exc
 
 
-def _to_cents(amount: Decimal) -> int:
+def _to_cents(amount: Decimal, *, allow_zero: bool) -> int:
     if not amount.is_finite():
         raise MoneyError("must be a finite number")
-    if amount <= 0:
-        raise MoneyError("must be greater than 0")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise MoneyError("must not be negative" if allow_zero else "must be greater than 0")
     # Size first: quantizing a 30-digit number would exceed the decimal context's precision.
     if amount.adjusted() > 15:
         raise MoneyError("is too large")

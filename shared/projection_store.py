@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from shared import keys
-from shared.models import PAYMENT_METHODS, Payment, Summary, Void
+from shared.models import PAYMENT_METHODS, Closeout, CloseoutStatus, Payment, Summary, Void
 from shared.projection import summarize
 from shared.repository import (
+    closeout_from_item,
     from_ddb,
     payment_from_item,
     summary_from_item,
@@ -76,6 +77,7 @@ class LedgerSnapshot:
 
     payments: list[Payment]
     voids: list[Void]
+    closeouts: list[Closeout]
     markers: set[str]  # ledger sort keys that carry an APPLIED# marker
     summary: Summary
     version: int | None  # None: no SUMMARY item yet
@@ -98,21 +100,28 @@ class ProjectionStore:
     # --- projector ------------------------------------------------------------------------
 
     def apply(self, event_id: str, entries: Sequence[LedgerEntry], now: datetime) -> ApplyResult:
-        """Apply each entry's delta to the event's summary exactly once."""
+        """Apply each entry's delta to the event's summary exactly once. A close-out adds no
+        money; it becomes the summary's current close-out unless a newer one already is."""
         pending = list({entry.sort_key: entry for entry in entries}.values())
         applied = skipped = transactions = 0
         attempts = 0
+        stale_closeouts = False  # set once the summary holds a newer close-out than the batch's
         while pending:
             chunk = pending[:MAX_MARKERS_PER_TRANSACTION]
             try:
                 transactions += 1
-                self._transact(event_id, chunk, now)
+                self._transact(event_id, chunk, now, with_closeout=not stale_closeouts)
             except ClientError as error:
                 duplicates = _already_applied(error, len(chunk))
                 if duplicates:
                     skipped += len(duplicates)
                     chunk_rest = [e for i, e in enumerate(chunk) if i not in duplicates]
                     pending = chunk_rest + pending[len(chunk) :]
+                    continue
+                if _summary_condition_failed(error, len(chunk)):
+                    # Only the close-out condition guards the summary update: an older
+                    # close-out arrived after a newer one. Apply the rest without it.
+                    stale_closeouts = True
                     continue
                 if not _is_retryable(error):
                     raise
@@ -126,10 +135,18 @@ class ProjectionStore:
                 continue
             applied += len(chunk)
             pending = pending[len(chunk) :]
+            stale_closeouts = False
             self._raise_last_payment_at(event_id, chunk)
         return ApplyResult(applied=applied, already_applied=skipped, transactions=transactions)
 
-    def _transact(self, event_id: str, chunk: Sequence[LedgerEntry], now: datetime) -> None:
+    def _transact(
+        self,
+        event_id: str,
+        chunk: Sequence[LedgerEntry],
+        now: datetime,
+        *,
+        with_closeout: bool = True,
+    ) -> None:
         pk = keys.event_pk(event_id)
         expires = int((now + MARKER_TTL).timestamp())
         items: list[dict[str, Any]] = [
@@ -155,10 +172,14 @@ class ProjectionStore:
             (e.payment for e in chunk if e.payment is not None),
             (e.void for e in chunk if e.void is not None),
         )
-        items.append({"Update": self._summary_update(event_id, delta)})
+        closeouts = [e.closeout for e in chunk if e.closeout is not None]
+        newest = newest_closeout(closeouts) if with_closeout else None
+        items.append({"Update": self._summary_update(event_id, delta, newest)})
         self._client.transact_write_items(TransactItems=cast(Any, items))
 
-    def _summary_update(self, event_id: str, delta: Summary) -> dict[str, Any]:
+    def _summary_update(
+        self, event_id: str, delta: Summary, closeout: Closeout | None = None
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {
             ":pc": delta.payment_count,
             ":vc": delta.void_count,
@@ -178,13 +199,35 @@ class ProjectionStore:
         for index, method in enumerate(PAYMENT_METHODS):
             values[f":m{index}"] = delta.by_method_cents.get(method, 0)
             adds.append(f"{_method_attr(method)} :m{index}")
-        return {
+        sets = ["event_id = :eid", "#t = :type"]
+        update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_ddb({"pk": keys.event_pk(event_id), "sk": keys.SUMMARY_SK}),
-            "UpdateExpression": "ADD " + ", ".join(adds) + " SET event_id = :eid, #t = :type",
             "ExpressionAttributeNames": {"#t": "type"},
-            "ExpressionAttributeValues": to_ddb(values),
         }
+        if closeout is not None:
+            status = CloseoutStatus.of(closeout)
+            values.update(
+                {
+                    ":cid": status.closeout_id,
+                    ":cby": status.closed_by,
+                    ":cat": status.closed_at,
+                    ":cos": status.over_short_cents,
+                }
+            )
+            sets += [
+                "closeout_id = :cid",
+                "closeout_by = :cby",
+                "closeout_at = :cat",
+                "closeout_over_short_cents = :cos",
+            ]
+            # The newest close-out is current: never replace it with an older one.
+            update["ConditionExpression"] = (
+                "attribute_not_exists(closeout_at) OR closeout_at < :cat"
+            )
+        update["UpdateExpression"] = "ADD " + ", ".join(adds) + " SET " + ", ".join(sets)
+        update["ExpressionAttributeValues"] = to_ddb(values)
+        return update
 
     def _raise_last_payment_at(self, event_id: str, chunk: Sequence[LedgerEntry]) -> None:
         """A max, not a sum: a conditional SET that only moves forward, so it is idempotent too."""
@@ -210,6 +253,7 @@ class ProjectionStore:
         """Read the whole event partition (strongly consistent)."""
         payments: list[Payment] = []
         voids: list[Void] = []
+        closeouts: list[Closeout] = []
         markers: set[str] = set()
         summary_item: dict[str, Any] | None = None
         kwargs: dict[str, Any] = {
@@ -227,6 +271,8 @@ class ProjectionStore:
                     payments.append(payment_from_item(item))
                 elif sort_key.startswith(keys.VOID_PREFIX):
                     voids.append(void_from_item(item))
+                elif sort_key.startswith(keys.CLOSEOUT_PREFIX):
+                    closeouts.append(closeout_from_item(item))
                 elif sort_key.startswith(keys.APPLIED_PREFIX):
                     markers.add(sort_key.removeprefix(keys.APPLIED_PREFIX))
                 elif sort_key == keys.SUMMARY_SK:
@@ -236,10 +282,11 @@ class ProjectionStore:
                 break
             kwargs["ExclusiveStartKey"] = last
         if summary_item is None:
-            return LedgerSnapshot(payments, voids, markers, Summary(), None)
+            return LedgerSnapshot(payments, voids, closeouts, markers, Summary(), None)
         return LedgerSnapshot(
             payments,
             voids,
+            closeouts,
             markers,
             summary_from_item(summary_item),
             int(summary_item.get("version", 0)),
@@ -253,9 +300,11 @@ class ProjectionStore:
         pk = keys.event_pk(event_id)
         expected = summarize(snapshot.payments, snapshot.voids)
         version_check = self._version_check(event_id, snapshot.version)
-        sort_keys = [keys.payment_sk(p.payment_id) for p in snapshot.payments] + [
-            keys.void_sk(v.payment_id) for v in snapshot.voids
-        ]
+        sort_keys = (
+            [keys.payment_sk(p.payment_id) for p in snapshot.payments]
+            + [keys.void_sk(v.payment_id) for v in snapshot.voids]
+            + [keys.closeout_sk(c.closeout_id) for c in snapshot.closeouts]
+        )
         missing = [sk for sk in sort_keys if sk not in snapshot.markers]
         expires = int((now + MARKER_TTL).timestamp())
         for start in range(0, len(missing), MAX_MARKERS_PER_TRANSACTION):
@@ -293,6 +342,15 @@ class ProjectionStore:
         }
         for method in PAYMENT_METHODS:
             item[_method_attr(method)] = expected.by_method_cents.get(method, 0)
+        current = newest_closeout(snapshot.closeouts)
+        if current is not None:
+            status = CloseoutStatus.of(current)
+            item.update(
+                closeout_id=status.closeout_id,
+                closeout_by=status.closed_by,
+                closeout_at=status.closed_at,
+                closeout_over_short_cents=status.over_short_cents,
+            )
         condition = version_check["ConditionCheck"]
         put: dict[str, Any] = {
             "TableName": self._table,
@@ -329,6 +387,18 @@ def _already_applied(error: ClientError, chunk_size: int) -> set[int]:
         for index, reason in enumerate(_reasons(error)[:chunk_size])
         if reason.get("Code") == "ConditionalCheckFailed"
     }
+
+
+def newest_closeout(closeouts: Sequence[Closeout]) -> Closeout | None:
+    return max(closeouts, key=lambda c: c.closed_at) if closeouts else None
+
+
+def _summary_condition_failed(error: ClientError, chunk_size: int) -> bool:
+    """The summary update (after the chunk's markers) failed its close-out condition."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = _reasons(error)
+    return len(reasons) > chunk_size and reasons[chunk_size].get("Code") == "ConditionalCheckFailed"
 
 
 def _is_retryable(error: ClientError) -> bool:

@@ -22,7 +22,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from shared.projection import drift, summarize
-from shared.projection_store import ProjectionStore
+from shared.projection_store import ProjectionStore, newest_closeout
 from shared.repository import LedgerTable
 from shared.timeutil import utc_now
 
@@ -42,6 +42,10 @@ def reconcile(ledger: LedgerTable, store: ProjectionStore, *, repair: bool) -> l
     for event in ledger.list_events():
         snapshot = store.snapshot(event.event_id)
         found = drift(summarize(snapshot.payments, snapshot.voids), snapshot.summary)
+        newest = newest_closeout(snapshot.closeouts)
+        shown = snapshot.summary.closeout
+        if (newest and newest.closeout_id) != (shown and shown.closeout_id):
+            found["current_closeout"] = 1  # the card shows another close-out than the newest
         repaired = False
         if found and repair:
             _repair(store, event.event_id)

@@ -20,7 +20,16 @@ from botocore.exceptions import ClientError
 
 from shared import keys
 from shared.errors import EventAlreadyExists, ValidationFailed
-from shared.models import PAYMENT_METHODS, Event, Payment, Summary, Void, decimal_to_int
+from shared.models import (
+    PAYMENT_METHODS,
+    Closeout,
+    CloseoutStatus,
+    Event,
+    Payment,
+    Summary,
+    Void,
+    decimal_to_int,
+)
 from shared.timeutil import iso_z, parse_iso_z
 
 if TYPE_CHECKING:
@@ -225,6 +234,44 @@ class LedgerTable:
         stored = self._put_once(void_item(void))
         return None if stored is None else void_from_item(stored)
 
+    def put_closeout(self, closeout: Closeout) -> Closeout | None:
+        """Write the close-out; if its id already exists return the stored one instead."""
+        stored = self._put_once(closeout_item(closeout))
+        return None if stored is None else closeout_from_item(stored)
+
+    def closeouts(self, event_id: str) -> list[Closeout]:
+        """Every close-out of the event, newest first (ids are UUIDv7: time-ordered)."""
+        return [
+            closeout_from_item(item)
+            for item in self._partition(event_id, keys.CLOSEOUT_PREFIX, newest_first=True)
+        ]
+
+    def ledger(self, event_id: str) -> tuple[list[Payment], list[Void]]:
+        """Every payment and void of the event, read strongly consistent (close-out sums)."""
+        payments = [payment_from_item(i) for i in self._partition(event_id, keys.PAYMENT_PREFIX)]
+        voids = [void_from_item(i) for i in self._partition(event_id, keys.VOID_PREFIX)]
+        return payments, voids
+
+    def _partition(
+        self, event_id: str, prefix: str, *, newest_first: bool = False
+    ) -> Iterable[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_ddb(
+                {":pk": keys.event_pk(event_id), ":prefix": prefix}
+            ),
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            yield from (from_ddb(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
     def payment_page(
         self,
         event_id: str,
@@ -402,6 +449,30 @@ def void_item(void: Void) -> dict[str, Any]:
     }
 
 
+def closeout_item(closeout: Closeout) -> dict[str, Any]:
+    return {
+        "pk": keys.event_pk(closeout.event_id),
+        "sk": keys.closeout_sk(closeout.closeout_id),
+        "type": "CLOSEOUT",
+        "closeout_id": closeout.closeout_id,
+        "event_id": closeout.event_id,
+        "currency": closeout.currency,
+        "closed_by": closeout.closed_by,
+        "closed_by_sub": closeout.closed_by_sub,
+        "closed_at": iso_z(closeout.closed_at),
+        "counted_cents": dict(closeout.counted_cents),
+        "recorded_cents": dict(closeout.recorded_cents),
+        "note": closeout.note,
+        "payment_count": closeout.payment_count,
+        "void_count": closeout.void_count,
+        "request_fingerprint": closeout.request_fingerprint,
+    }
+
+
+def closeout_from_item(data: dict[str, Any]) -> Closeout:
+    return Closeout.model_validate(data)
+
+
 def summary_from_item(data: dict[str, Any]) -> Summary:
     """SUMMARY items keep per-method totals as flat attributes (method_cash_cents, ...):
     DynamoDB can ADD to a top-level number atomically, not to a key of a missing map."""
@@ -416,6 +487,14 @@ def summary_from_item(data: dict[str, Any]) -> Summary:
             for method in PAYMENT_METHODS
         },
         last_payment_at=None if not last else parse_iso_z(str(last)),
+        closeout=None
+        if not data.get("closeout_id")
+        else CloseoutStatus(
+            closeout_id=str(data["closeout_id"]),
+            closed_by=str(data.get("closeout_by", "")),
+            closed_at=str(data.get("closeout_at", "")),
+            over_short_cents=decimal_to_int(data.get("closeout_over_short_cents", 0)),
+        ),
     )
 
 

@@ -1,6 +1,6 @@
 """DynamoDB Stream records -> ledger entries, for every stream consumer.
 
-Consumers see only INSERTs of PAYMENT#/VOID# items (FilterCriteria in template.yaml); this module
+Consumers see only INSERTs of PAYMENT#/VOID#/CLOSEOUT# items (FilterCriteria in template.yaml); this module
 checks again in code, so a record that slips through (a MODIFY, a SUMMARY write, a foreign
 table's record) is ignored rather than misapplied.
 """
@@ -14,8 +14,8 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer
 
 from shared import keys
-from shared.models import Payment, Void
-from shared.repository import payment_from_item, void_from_item
+from shared.models import Closeout, Payment, Void
+from shared.repository import closeout_from_item, payment_from_item, void_from_item
 
 _deserializer = TypeDeserializer()
 
@@ -25,23 +25,25 @@ class LedgerEntry:
     """One ledger insert as seen on the stream."""
 
     sequence_number: str
-    kind: Literal["payment", "void"]
+    kind: Literal["payment", "void", "closeout"]
     event_id: str
-    payment_id: str
-    sort_key: str  # PAYMENT#<id> or VOID#<id>: unique per ledger item, the idempotency key
+    payment_id: str  # for a close-out: its closeout_id
+    sort_key: str  # PAYMENT#/VOID#/CLOSEOUT#<id>: unique per ledger item, the idempotency key
     payment: Payment | None = None
     void: Void | None = None
+    closeout: Closeout | None = None
 
     @property
     def amount_cents(self) -> int:
         if self.payment is not None:
             return self.payment.amount_cents
-        assert self.void is not None
-        return self.void.amount_cents
+        if self.void is not None:
+            return self.void.amount_cents
+        return 0
 
 
 class MalformedRecord(ValueError):
-    """A PAYMENT#/VOID# insert whose image cannot be read: a poison record."""
+    """A ledger insert whose image cannot be read: a poison record."""
 
 
 def sequence_number(record: Mapping[str, Any]) -> str:
@@ -60,9 +62,11 @@ def parse_record(record: Mapping[str, Any]) -> LedgerEntry | None:
     if not partition.startswith(keys.EVENT_PREFIX):
         return None
     if sort_key.startswith(keys.PAYMENT_PREFIX):
-        kind: Literal["payment", "void"] = "payment"
+        kind: Literal["payment", "void", "closeout"] = "payment"
     elif sort_key.startswith(keys.VOID_PREFIX):
         kind = "void"
+    elif sort_key.startswith(keys.CLOSEOUT_PREFIX):
+        kind = "closeout"
     else:
         return None
     image = body.get("NewImage")
@@ -79,6 +83,16 @@ def parse_record(record: Mapping[str, Any]) -> LedgerEntry | None:
                 payment.payment_id,
                 sort_key,
                 payment=payment,
+            )
+        if kind == "closeout":
+            closeout = closeout_from_item(data)
+            return LedgerEntry(
+                sequence_number(record),
+                kind,
+                closeout.event_id,
+                closeout.closeout_id,
+                sort_key,
+                closeout=closeout,
             )
         void = void_from_item(data)
         return LedgerEntry(

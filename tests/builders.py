@@ -1,4 +1,5 @@
-"""Domain objects for tests: one place that knows every field of a Payment and a Void."""
+"""Domain objects for tests: one place that knows every field of a Payment, a Void and a
+close-out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.ids import new_payment_id
-from shared.models import Payment, Void
+from shared.models import PAYMENT_METHODS, Closeout, Payment, Void
 
 WHEN = datetime(2026, 5, 23, 18, 30, tzinfo=UTC)
 EVENT_ID = "2026-05-23-corporate-mixer"
@@ -50,3 +51,24 @@ def a_void(payment: Payment | None = None, **changes: Any) -> Void:
     }
     fields.update(changes)
     return Void(**fields)
+
+
+def a_closeout(**changes: Any) -> Closeout:
+    """The mixer closed out exactly at 23:00 (everything zero); `changes` override any field."""
+    zero = dict.fromkeys(PAYMENT_METHODS, 0)
+    closed_at = changes.get("closed_at", WHEN + timedelta(hours=4, minutes=30))
+    fields: dict[str, Any] = {
+        "closeout_id": new_payment_id(int(closed_at.timestamp() * 1000)),
+        "event_id": EVENT_ID,
+        "currency": "USD",
+        "closed_by": "admin@scc.example",
+        "closed_at": closed_at,
+        "counted_cents": dict(zero),
+        "recorded_cents": dict(zero),
+        "note": None,
+        "payment_count": 0,
+        "void_count": 0,
+        "request_fingerprint": uuid.uuid4().hex,
+    }
+    fields.update(changes)
+    return Closeout(**fields)

@@ -20,6 +20,8 @@ from shared.http import (
     make_api_handler,
 )
 from shared.models import (
+    CloseoutRequest,
+    CloseoutView,
     CreateEventRequest,
     EventView,
     LogPaymentByBodyRequest,
@@ -37,6 +39,7 @@ ACCESS: Access = {
     "POST /api/g/{event_id}/payment": Role.CREW,
     "POST /api/payment/log": Role.CREW,
     "POST /api/g/{event_id}/payments/{payment_id}/void": Role.ADMIN,
+    "POST /api/g/{event_id}/closeouts": Role.ADMIN,
 }
 
 
@@ -73,6 +76,21 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
             reason=void.reason, voided_by=void.voided_by, timestamp=iso_z(void.timestamp)
         )
         return json_response(201, VoidResponse(payment_id=payment_id, void=view).model_dump())
+
+    @app.post("/api/g/<event_id>/closeouts")
+    def close_out(event_id: str, body: Annotated[CloseoutRequest, Body()]) -> Any:
+        outcome = logic.close_out(table, event_id, body, current_caller(app), utc_now())
+        closeout = outcome.closeout
+        logger.info(
+            "event closed out" if outcome.created else "close-out replayed",
+            extra={
+                "event_id": event_id,
+                "closeout_id": closeout.closeout_id,
+                "over_short_cents": closeout.over_short_cents,
+            },
+        )
+        view = CloseoutView.of(closeout).model_dump()
+        return json_response(201 if outcome.created else 200, view)
 
     return app
 

@@ -18,6 +18,8 @@ from shared.errors import (
 )
 from shared.ids import is_event_id, is_uuid7, make_event_id, new_payment_id
 from shared.models import (
+    Closeout,
+    CloseoutRequest,
     CreateEventRequest,
     Event,
     LogPaymentRequest,
@@ -27,6 +29,7 @@ from shared.models import (
     VoidRequest,
 )
 from shared.money import format_cents
+from shared.projection import summarize
 from shared.repository import LedgerTable
 from shared.timeutil import iso_z
 
@@ -156,3 +159,62 @@ def void_payment(
             {"payment_id": "already voided"},
         )
     return void
+
+
+@dataclass(frozen=True)
+class ClosedOut:
+    closeout: Closeout
+    created: bool  # False: an idempotent replay of an earlier request
+
+
+def close_out(
+    table: LedgerTable,
+    event_id: str,
+    request: CloseoutRequest,
+    caller: Caller,
+    now: datetime,
+) -> ClosedOut:
+    """Check the books: what the ledger recorded per method (net of voids) against what was
+    counted, written as an immutable CLOSEOUT# record. A difference needs a note."""
+    require_event_id(event_id)
+    counted = request.counted.cents()
+    event = table.get_event(event_id)
+    if event is None:
+        raise EventNotFound(event_id)
+    payments, voids = table.ledger(event_id)
+    # Items logged after `now` (while this read ran) belong to the next close-out.
+    included_payments = [p for p in payments if p.timestamp <= now]
+    included_voids = [v for v in voids if v.timestamp <= now]
+    recorded = summarize(included_payments, included_voids).by_method_cents
+    canonical = json.dumps(
+        {"event_id": event_id, "counted": counted, "note": request.note or None},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    closeout = Closeout(
+        closeout_id=request.closeout_id or new_payment_id(),
+        event_id=event_id,
+        currency=event.currency,
+        closed_by=caller.email,
+        closed_by_sub=caller.sub,
+        closed_at=now,
+        counted_cents=counted,
+        recorded_cents=dict(recorded),
+        note=request.note or None,
+        payment_count=len(included_payments),
+        void_count=len(included_voids),
+        request_fingerprint=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    )
+    if any(closeout.difference_cents.values()) and not closeout.note:
+        raise ValidationFailed.field(
+            "note", "is required when what was counted differs from what was recorded"
+        )
+    existing = table.put_closeout(closeout)
+    if existing is None:
+        return ClosedOut(closeout, True)
+    if existing.request_fingerprint != closeout.request_fingerprint:
+        raise IdempotencyConflict(
+            "This closeout_id was already used for a different close-out",
+            {"closeout_id": "already used for a different close-out"},
+        )
+    return ClosedOut(existing, False)

@@ -16,7 +16,7 @@ from typing import Literal
 
 from shared import keys
 from shared.mail import MailMessage, header_safe, is_address
-from shared.models import Payment, Void
+from shared.models import PAYMENT_METHODS, Closeout, Payment, Void
 from shared.money import format_cents
 from shared.stream import LedgerEntry
 from shared.timeutil import iso_z
@@ -218,6 +218,51 @@ def void_mail(void: Void, *, sender: str, admins: Sequence[str]) -> MailMessage:
     )
 
 
+def closeout_mail(closeout: Closeout, *, sender: str, admins: Sequence[str]) -> MailMessage:
+    """The close-out sheet for the admins: recorded, counted and over/short per method."""
+    currency = closeout.currency
+    total = closeout.over_short_cents
+
+    def signed(cents: int) -> str:
+        if cents == 0:
+            return "exact"
+        return ("over " if cents > 0 else "short ") + money(abs(cents), currency)
+
+    subject = _subject(f"Closed out: {event_title(closeout.event_id)}", f"— {signed(total)}")
+    rows: list[tuple[str, str]] = [("Event", event_label(closeout.event_id))]
+    for method in PAYMENT_METHODS:
+        recorded = closeout.recorded_cents.get(method, 0)
+        counted = closeout.counted_cents.get(method, 0)
+        difference = closeout.difference_cents[method]
+        rows.append(
+            (
+                _method(method),
+                f"recorded {money(recorded, currency)}, counted {money(counted, currency)}"
+                f" ({signed(difference)})",
+            )
+        )
+    rows += [
+        ("Over/short", signed(total)),
+        ("Payments included", f"{closeout.payment_count} ({closeout.void_count} voided)"),
+        ("Note", _multiline(closeout.note)),
+        ("Closed out by", _line(closeout.closed_by)),
+        ("Closed out at", _when(closeout.closed_at)),
+        ("Close-out id", closeout.closeout_id),
+    ]
+    intro = (
+        f"{_line(closeout.closed_by)} closed out {event_label(closeout.event_id)}: "
+        f"{signed(total)} against the ledger. A later close-out supersedes this one."
+    )
+    return MailMessage(
+        sender=sender,
+        to=tuple(admins),
+        subject=subject,
+        text=_text_body(intro, rows),
+        html=_html_body(subject, intro, rows),
+        key=_mail_key(closeout.event_id, keys.closeout_sk(closeout.closeout_id), "admins"),
+    )
+
+
 def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
     """The patron's receipt, or None without a usable patron address. It leaves out what is
     internal (notes, who logged it)."""
@@ -252,13 +297,15 @@ def _usable_address(address: str | None) -> bool:
 
 
 def mails_for(entry: LedgerEntry, *, sender: str, admins: Sequence[str]) -> list[Outgoing]:
-    """Every mail one ledger entry causes: the admins' notice, and for a payment with a patron
-    address, the patron's receipt."""
+    """Every mail one ledger entry causes: the admins' notice (payment, void or close-out
+    sheet), and for a payment with a patron address, the patron's receipt."""
     if entry.payment is not None:
         mails = [Outgoing("admins", payment_mail(entry.payment, sender=sender, admins=admins))]
         receipt = payment_receipt(entry.payment, sender=sender)
         if receipt is not None:
             mails.append(Outgoing("patron", receipt))
         return mails
+    if entry.closeout is not None:
+        return [Outgoing("admins", closeout_mail(entry.closeout, sender=sender, admins=admins))]
     assert entry.void is not None
     return [Outgoing("admins", void_mail(entry.void, sender=sender, admins=admins))]

@@ -1,13 +1,16 @@
-"""Query function routes: health, events with summaries, payment pages. Routing only."""
+"""Query function routes: health, events with summaries, payment pages, close-out history and
+the bookkeeper's CSV export. Routing only."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from services.query import logic
+from services.query.export import LINK_SECONDS, Export, ExportBucket, fits_inline
 from shared.auth import Role
 from shared.config import QueryConfig
 from shared.http import Access, Handler, create_app, json_response, make_api_handler
@@ -15,6 +18,7 @@ from shared.models import PATRON_NAME_MAX, Health
 from shared.openapi import openapi_document
 from shared.repository import LedgerTable
 from shared.revocations import Revocations
+from shared.timeutil import iso_z, utc_now
 
 ACCESS: Access = {
     "GET /api/health": None,
@@ -22,11 +26,35 @@ ACCESS: Access = {
     "GET /api/events": Role.CREW,
     "GET /api/events/{event_id}": Role.CREW,
     "GET /api/g/{event_id}/payments": Role.CREW,
+    "GET /api/g/{event_id}/closeouts": Role.ADMIN,
+    "GET /api/g/{event_id}/payments.csv": Role.ADMIN,
+    "GET /api/payments.csv": Role.ADMIN,
 }
 
 
-def build_app(config: QueryConfig, table: LedgerTable) -> APIGatewayHttpResolver:
+def build_app(
+    config: QueryConfig, table: LedgerTable, bucket: ExportBucket | None = None
+) -> APIGatewayHttpResolver:
     app = create_app(allowed_origin=config.allowed_origin)
+    exports = bucket or ExportBucket(config.export_bucket)
+
+    def csv_answer(export: Export) -> Response[str]:
+        """The CSV itself, or a short-lived link when it is too big for a Lambda response."""
+        if fits_inline(export, config.export_inline_max_bytes):
+            return Response(
+                status_code=200,
+                content_type="text/csv; charset=utf-8",
+                body=export.text,
+                headers={
+                    "Content-Disposition": f'attachment; filename="{export.filename}"',
+                    "Cache-Control": "no-store",
+                },
+            )
+        url = exports.link(export)
+        expires = iso_z(utc_now() + timedelta(seconds=LINK_SECONDS))
+        return json_response(
+            200, {"status": "exported", "url": url, "expires_at": expires, "rows": export.rows}
+        )
 
     @app.get("/api/health")
     def health() -> Any:
@@ -61,6 +89,21 @@ def build_app(config: QueryConfig, table: LedgerTable) -> APIGatewayHttpResolver
         )
         page = logic.payment_page(table, event_id, limit=limit, cursor=cursor, filters=filters)
         return json_response(200, page.model_dump(mode="json"))
+
+    @app.get("/api/g/<event_id>/closeouts")
+    def list_closeouts(event_id: str) -> Any:
+        return json_response(200, logic.closeouts(table, event_id).model_dump())
+
+    @app.get("/api/g/<event_id>/payments.csv")
+    def event_csv(event_id: str) -> Any:
+        return csv_answer(logic.event_export(table, event_id))
+
+    @app.get("/api/payments.csv")
+    def range_csv(
+        received_from: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+        received_to: Annotated[str | None, Query(alias="to", max_length=20)] = None,
+    ) -> Any:
+        return csv_answer(logic.range_export(table, received_from, received_to))
 
     return app
 

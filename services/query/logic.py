@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from services.query import export
 from shared.errors import EventNotFound, ValidationFailed
 from shared.ids import is_event_id
 from shared.models import (
     PATRON_NAME_MAX,
     PAYMENT_METHODS,
+    CloseoutList,
+    CloseoutView,
     EventList,
     EventView,
     PaymentPage,
@@ -18,6 +21,7 @@ from shared.models import (
 )
 from shared.repository import LedgerTable, PaymentFilter
 from shared.text import clean_text
+from shared.timeutil import parse_iso_z
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -92,9 +96,43 @@ def payment_page(
         raise EventNotFound(event_id)
     page = table.payment_page(event_id, limit=limit, cursor=cursor, filters=filters)
     summary = table.get_summary(event_id)
+    closed_at = None if summary.closeout is None else parse_iso_z(summary.closeout.closed_at)
     return PaymentPage(
         event=EventView.of(event, summary),
-        payments=[PaymentView.of(p, page.voids.get(p.payment_id)) for p in page.payments],
+        payments=[
+            PaymentView.of(p, page.voids.get(p.payment_id), closed_at=closed_at)
+            for p in page.payments
+        ],
         summary=SummaryView.of(summary, event.expected_total_cents),
         next_cursor=page.next_cursor,
     )
+
+
+def closeouts(table: LedgerTable, event_id: str) -> CloseoutList:
+    if table.get_event(_require_event_id(event_id)) is None:
+        raise EventNotFound(event_id)
+    return CloseoutList(closeouts=[CloseoutView.of(c) for c in table.closeouts(event_id)])
+
+
+def event_export(table: LedgerTable, event_id: str) -> export.Export:
+    return export.event_export(table, _require_event_id(event_id))
+
+
+def export_range(received_from: str | None, received_to: str | None) -> tuple[date, date]:
+    """The export's `from`/`to`: both required, real days, from <= to, at most two years."""
+    start, end = _day("from", received_from), _day("to", received_to)
+    if start is None:
+        raise ValidationFailed.field("from", "is required (YYYY-MM-DD)")
+    if end is None:
+        raise ValidationFailed.field("to", "is required (YYYY-MM-DD)")
+    if start > end:
+        raise ValidationFailed.field("to", "must be on or after from")
+    if (end - start).days > 731:
+        raise ValidationFailed.field("to", "must be at most two years after from")
+    return start, end
+
+
+def range_export(
+    table: LedgerTable, received_from: str | None, received_to: str | None
+) -> export.Export:
+    return export.range_export(table, *export_range(received_from, received_to))

@@ -50,6 +50,7 @@ from tests.integration.support import (
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "us-east-1"
+EXPORT_BUCKET = "scc-it-exports"
 ACCOUNT_ID = "123456789012"
 
 _AWS_ENV = {
@@ -251,12 +252,16 @@ def api(
     dynamo_calls: DynamoCalls,
     env_overrides: dict[str, dict[str, str]],
     people: People,
+    _boto_session: boto3.Session,
 ) -> Api:
+    s3 = _boto_session.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=EXPORT_BUCKET)
     physical_ids = {
         TABLE_LOGICAL_ID: TABLE_NAME,
         REVOCATIONS_LOGICAL_ID: REVOCATIONS_TABLE_NAME,
         "UserPool": people.user_pool_id,
         "UserPoolClient": people.client_id,
+        "ExportBucket": EXPORT_BUCKET,
     }
     adapters = Adapters(
         ledger=ledger,
@@ -298,6 +303,7 @@ def api(
         calls=dynamo_calls,
         authorize=authorize,
         people=people,
+        s3=s3,
     )
 
 

@@ -376,6 +376,7 @@ class Api:
         calls: DynamoCalls,
         authorize: Authorize,
         people: People,
+        s3: Any = None,
     ) -> None:
         self.routes = routes
         self.public_routes = public_routes
@@ -387,6 +388,7 @@ class Api:
         self.calls = calls
         self._authorize = authorize
         self.people = people
+        self.s3 = s3
         self.last_event: dict[str, Any] | None = None
 
     def function_for(self, method: str, route_template: str) -> str:
@@ -417,8 +419,9 @@ class Api:
         raw = response.get("body") or ""
         if response.get("isBase64Encoded"):
             raw = base64.b64decode(raw).decode("utf-8")
-        parsed = json.loads(raw) if raw else None
         headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+        is_json = headers.get("content-type", "application/json").startswith("application/json")
+        parsed = json.loads(raw) if raw and is_json else raw
         return Reply(int(response["statusCode"]), parsed, headers, raw)
 
     # --- people ---------------------------------------------------------------------------

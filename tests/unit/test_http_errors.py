@@ -98,6 +98,7 @@ def test_configuration_is_parsed_into_typed_values() -> None:
             "TABLE_NAME": "payments",
             "ALLOWED_ORIGIN": "http://x",
             "REVOCATIONS_TABLE_NAME": "revocations",
+            "EXPORT_BUCKET": "exports",
             "PAGE_SIZE": "25",
         },
     )

@@ -246,3 +246,30 @@ def test_a_void_mails_only_the_admins() -> None:
 def test_the_event_title_comes_from_the_event_id() -> None:
     assert compose.event_title("2026-06-14-harbor-lights-cruise") == "Harbor Lights Cruise"
     assert compose.event_title("not-an-event-id") == "not-an-event-id"
+
+
+# --- the close-out sheet ------------------------------------------------------------------------
+
+
+def test_the_close_out_sheet_goes_to_the_admins_with_every_method_and_the_over_short() -> None:
+    closeout = builders.a_closeout(
+        counted_cents={"cash": 9500, "card": 5550, "check": 0, "venmo": 500, "other": 0},
+        recorded_cents={"cash": 10000, "card": 5550, "check": 0, "venmo": 0, "other": 0},
+        note=f"found {SCRIPT} in the box",
+    )
+    entry = LedgerEntry(
+        "1", "closeout", closeout.event_id, closeout.closeout_id, "CLOSEOUT#x", closeout=closeout
+    )
+
+    [outgoing] = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
+
+    mail = outgoing.message
+    assert outgoing.audience == "admins"
+    assert mail.to == ADMINS
+    assert mail.subject.startswith("Closed out: Corporate Mixer")
+    assert "exact" in mail.subject  # 500 over on venmo, 500 short on cash
+    for line in ("Cash", "recorded $100.00, counted $95.00 (short $5.00)", "over $5.00", "Other"):
+        assert line in mail.text
+    assert SCRIPT in mail.text
+    assert SCRIPT not in (mail.html or "")
+    assert "&lt;script&gt;" in (mail.html or "")

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 
-from shared.events import EventCreated, PaymentLogged, PaymentVoided
-from shared.models import Event, Payment, Void
-from shared.repository import payment_item, void_item
+from shared.events import EventClosedOut, EventCreated, PaymentLogged, PaymentVoided
+from shared.models import Closeout, Event, Payment, Void
+from shared.repository import closeout_item, payment_item, void_item
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +94,16 @@ def test_the_items_the_repository_writes_validate_as_domain_events() -> None:
         "created_by": event.created_by,
     }
     assert EventCreated.model_validate(item).event_name == "Corporate Mixer"
+    closeout = Closeout(
+        closeout_id=payment.payment_id,
+        event_id=payment.event_id,
+        currency="USD",
+        closed_by="admin@scc.example",
+        closed_at=moment,
+        counted_cents={"cash": 0, "card": 15000, "check": 0, "venmo": 0, "other": 0},
+        recorded_cents={"cash": 0, "card": 15000, "check": 0, "venmo": 0, "other": 0},
+        payment_count=1,
+        void_count=0,
+        request_fingerprint="c" * 64,
+    )
+    assert EventClosedOut.model_validate(closeout_item(closeout)).counted_cents["card"] == 15000
