@@ -997,9 +997,6 @@ async function start() {
         if (card.paymentsSection.open) loadPayments(card);
       }
     },
-    refresh: () => {
-      if (signedIn()) loadEvents();
-    },
     edit: (card, entry, paymentId) =>
       openPaymentDialog(card, { draft: { payment_id: paymentId, values: entryValues(entry) }, outboxEntry: entry }),
   });

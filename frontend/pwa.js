@@ -58,7 +58,10 @@ function watch(registration) {
   registration.addEventListener("updatefound", () => {
     const worker = registration.installing;
     if (!worker) return;
+    document.documentElement.dataset.shellUpdate = "installing";
     worker.addEventListener("statechange", () => {
+      // "redundant" before "installed": its precache could not be filled; the old one stays.
+      document.documentElement.dataset.shellUpdate = worker.state === "redundant" ? "failed" : worker.state;
       // Installed (its precache complete) while an older version controls this page.
       if (worker.state === "installed" && navigator.serviceWorker.controller) offer(worker);
     });

@@ -36,9 +36,8 @@ let hooks = {
   cards: () => [], // every card on the page
   card: () => null, // event_id -> card
   methodLabel: (method) => method,
-  recorded: () => {}, // (entry, status, data): one entry is in the ledger now
+  recorded: () => {}, // (entry, status, data): one entry is in the ledger now (also from other tabs)
   roundDone: () => {}, // (event ids): a replay round recorded payments for these events
-  refresh: () => {}, // another tab recorded payments: reload the events
   edit: () => {}, // (card, entry, paymentId): reopen Log payment with the entry
 };
 let failures = 0;
@@ -46,9 +45,10 @@ let retryTimer = 0;
 let running = false;
 let again = false;
 let renderQueued = false;
-let refreshTimer = 0;
-let knownIds = new Set();
 let signInNote = null;
+// Tells the other tabs what this one recorded, so their totals follow at once (as if they had
+// sent it themselves) instead of waiting for their next load.
+const recordedChannel = typeof BroadcastChannel === "function" ? new BroadcastChannel("scc-outbox-recorded") : null;
 
 // --- the outbox shown: on each card, in its payments list, on the sign-in screen -----------------
 
@@ -187,17 +187,17 @@ function queueRender() {
   setTimeout(renderAll, 0);
 }
 
-function outboxChanged({ remote }) {
+function outboxChanged() {
   queueRender();
-  const ids = new Set(outbox.entries().map((entry) => entry.payment_id));
-  const gone = [...knownIds].some((id) => !ids.has(id));
-  knownIds = ids;
-  // Another tab sent (or discarded) entries: its payments are in the ledger now.
-  if (remote && gone && !refreshTimer) {
-    refreshTimer = setTimeout(() => {
-      refreshTimer = 0;
-      hooks.refresh();
-    }, 500);
+}
+
+function recordedElsewhere(event) {
+  const { type, entry, status, data } = event.data || {};
+  if (type !== "recorded" || !entry || typeof entry.event_id !== "string") return;
+  try {
+    hooks.recorded(entry, status, data);
+  } catch (error) {
+    console.error(error);
   }
 }
 
@@ -438,6 +438,15 @@ async function send(entry) {
   }
   await outbox.remove(entry.payment_id);
   hooks.recorded(entry, reply.status, reply.data);
+  if (recordedChannel) {
+    const { event_id, payment_id, amount_cents, body } = entry;
+    recordedChannel.postMessage({
+      type: "recorded",
+      entry: { event_id, payment_id, amount_cents, body: { payment_method: body && body.payment_method } },
+      status: reply.status,
+      data: reply.data,
+    });
+  }
   return "recorded";
 }
 
@@ -450,6 +459,7 @@ export function initSync(appHooks) {
   const form = $("sign-in-form");
   if (form) form.before(signInNote);
   outbox.onOutboxChanged(outboxChanged);
+  if (recordedChannel) recordedChannel.addEventListener("message", recordedElsewhere);
   onSessionChanged(queueRender);
   onSessionEnded(queueRender);
   window.addEventListener("online", replayNow);
@@ -457,8 +467,7 @@ export function initSync(appHooks) {
     if (document.visibilityState === "visible") replayNow();
   });
   return outbox.load().then(
-    (all) => {
-      knownIds = new Set(all.map((entry) => entry.payment_id));
+    () => {
       renderAll();
       replayNow();
     },

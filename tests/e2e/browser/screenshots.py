@@ -1,6 +1,6 @@
 """`make screenshots`: start a local stack, drive the app in headless Chromium and write PNGs of
-the event list, the open Log Payment modal, the People screen and the phone layout (390 px)
-into a folder (docs/screenshots/ by default)."""
+the event list, the open Log Payment modal, the close-out sheet and a closed-out card, the
+People screen and the phone layout (390 px) into a folder (docs/screenshots/ by default)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,40 @@ def main(out_dir: Path) -> int:
             page.screenshot(path=str(out_dir / "log-payment-modal.png"))
             page.locator("#payment-cancel").click()
 
+            # Close out Harbor Lights: five short in the cash box, explained in the note
+            sheet = page.locator("#closeout-dialog")
+
+            def count(values: dict[str, str], note: str) -> None:
+                card.get_by_role("button", name="Close out", exact=True).click()
+                for method, value in values.items():
+                    sheet.locator(f"#closeout-{method}").fill(value)
+                sheet.get_by_label("Note").fill(note)
+
+            counts = {"cash": "80.50", "card": "150", "check": "0", "venmo": "40", "other": "0"}
+            count(counts, "Five short in the cash box; counted twice")
+            sheet.get_by_role("button", name="Save close-out").click()
+            expect(sheet.locator("#closeout-history li")).to_have_count(1)
+            sheet.get_by_role("button", name="Done").click()
+            expect(card).to_have_attribute("data-closeout", "confirmed", timeout=30_000)
+            # ... then a late Venmo: the card and its payments show it came after the close-out
+            log_payment(
+                page, card, patron="Mia Late", amount="25", method="venmo", reference="@mia"
+            )
+            expect(card).to_have_attribute("data-sync", "confirmed", timeout=30_000)
+            expect(card.locator("li.payment .after-closeout")).to_be_visible()  # list still open
+            page.wait_for_timeout(6500)  # let the toasts fade
+            card.screenshot(path=str(out_dir / "closeout-card.png"))
+
+            # The sheet again: the late Venmo is recorded, the history lists the first close-out
+            page.set_viewport_size({"width": 1200, "height": 1240})
+            counts = {"cash": "85.50", "card": "150", "check": "0", "venmo": "70", "other": "0"}
+            count(counts, "Venmo tip from the Ruiz party")
+            expect(sheet.locator("#closeout-history li")).to_have_count(1)
+            expect(sheet.locator("#closeout-total")).to_have_text("Total: over $5.00")
+            page.screenshot(path=str(out_dir / "closeout.png"))
+            sheet.get_by_role("button", name="Cancel").click()
+            page.set_viewport_size({"width": 1200, "height": 860})
+
             # People: an invitation still waiting, and someone disabled
             page.get_by_role("link", name="People").click()
             expect(page.locator("li.person").first).to_be_visible()
@@ -94,14 +128,21 @@ def main(out_dir: Path) -> int:
             sign_in(page, stack.admin_email, stack.admin_password)
             card = event_card(page, "Harbor Lights Cruise")
             card.locator("summary", has_text="Payments").click()
-            expect(card.locator("li.payment")).to_have_count(3)
+            expect(card.locator("li.payment")).to_have_count(4)
             card.scroll_into_view_if_needed()
             page.screenshot(path=str(out_dir / "phone.png"))
             phone.close()
             browser.close()
     finally:
         stack.stop()
-    for name in ("event-list.png", "log-payment-modal.png", "people.png", "phone.png"):
+    for name in (
+        "event-list.png",
+        "log-payment-modal.png",
+        "closeout.png",
+        "closeout-card.png",
+        "people.png",
+        "phone.png",
+    ):
         print(out_dir / name)
     return 0
 
