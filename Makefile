@@ -62,6 +62,7 @@ reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stac
 
 bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
 	$(PY) tests/bench/bench_pipeline.py
+	$(PY) tests/bench/bench_export.py 2000 20000
 
 # --- checks --------------------------------------------------------------------------------
 

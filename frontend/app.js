@@ -103,7 +103,12 @@ function applyUser(user) {
   shownRole = user.role;
   if (!changed) return;
   // A role change (seen at a refresh): redraw what depends on it.
-  for (const card of cards.values()) if (card.paymentsSection.open) loadPayments(card);
+  for (const card of cards.values()) {
+    renderCard(card); // the admins' Close out and Download CSV
+    if (card.paymentsSection.open) loadPayments(card);
+  }
+  const sheet = $("closeout-dialog"); // closeout.js
+  if (!admin && sheet && sheet.open) sheet.close();
   if (!admin && !$("people").hidden) route();
 }
 

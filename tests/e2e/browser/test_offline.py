@@ -327,14 +327,17 @@ def test_two_tabs_replaying_at_once_still_record_each_payment_once(
     )
     dialogs: list[str] = []
     first, second = _page(context, dialogs, new=True), _page(context, dialogs, new=True)
+    import time; t=time.monotonic()
     for page in (first, second):
         sign_in(page, local_stack.admin_email, local_stack.admin_password)
+        print("signed in", time.monotonic()-t)
     assert first.evaluate("Boolean(navigator.locks)") is (locks == "web-locks")
 
     _cut_api(context, "**/api/g/*/payment")
     card = event_card(first, name)
     for patron, amount, method in PAYMENTS:
         _log_offline(first, card, patron, amount, method)
+        print("logged", time.monotonic()-t)
     # The other tab sees the same outbox
     expect(event_card(second, name).locator(".outbox-count")).to_have_text("5 waiting to sync")
     saved = sorted(e["payment_id"] for e in _outbox(second))
