@@ -7,6 +7,7 @@ amount becomes integer cents on the way in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date as Date
 from datetime import datetime
 from decimal import Decimal
@@ -45,26 +46,48 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-def _amount(value: object) -> int:
-    try:
-        return parse_amount_cents(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
+def _cents(*, allow_zero: bool) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        try:
+            return parse_amount_cents(value, allow_zero=allow_zero)
+        except MoneyError as exc:
+            raise ValueError(str(exc)) from exc
+
+    return parse
 
 
-# An amount on the wire (JSON number or decimal string) held as integer cents once validated.
-AmountCents = Annotated[
-    int,
-    BeforeValidator(_amount),
-    WithJsonSchema(
+def _money_schema(*, allow_zero: bool, description: str, example: str) -> WithJsonSchema:
+    bound = {"minimum": 0} if allow_zero else {"exclusiveMinimum": 0}
+    return WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+                {"type": "number", **bound, "multipleOf": 0.01},
                 {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,2})?$"},
             ],
-            "description": "Money: a JSON number or decimal string, > 0, at most 2 decimals.",
-            "examples": ["150.00"],
+            "description": description,
+            "examples": [example],
         }
+    )
+
+
+# Money on the wire (a JSON number or a decimal string), held as integer cents once validated.
+AmountCents = Annotated[
+    int,
+    BeforeValidator(_cents(allow_zero=False)),
+    _money_schema(
+        allow_zero=False,
+        description="Money: a JSON number or decimal string, > 0, at most 2 decimals.",
+        example="150.00",
+    ),
+]
+# What was counted for one method at a close-out: zero is a real answer ("no checks").
+CountedCents = Annotated[
+    int,
+    BeforeValidator(_cents(allow_zero=True)),
+    _money_schema(
+        allow_zero=True,
+        description="Money counted: a JSON number or decimal string, >= 0, at most 2 decimals.",
+        example="1200.00",
     ),
 ]
 
@@ -196,30 +219,6 @@ class LogPaymentResponse(BaseModel):
     status: Literal["success"] = "success"
     payment_id: str
     timestamp: str
-
-
-def _counted(value: object) -> int:
-    try:
-        return parse_amount_cents(value, allow_zero=True)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-# What was counted for one method: like AmountCents, but zero is a real answer ("no checks").
-CountedCents = Annotated[
-    int,
-    BeforeValidator(_counted),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "multipleOf": 0.01},
-                {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,2})?$"},
-            ],
-            "description": "Money counted: a JSON number or decimal string, >= 0, 2 decimals.",
-            "examples": ["1200.00", "0"],
-        }
-    ),
-]
 
 
 class CountedByMethod(Request):
