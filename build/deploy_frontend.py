@@ -17,9 +17,29 @@ from pathlib import Path
 
 import boto3
 
+from devstack.shell_version import WORKER, stamped_worker
+
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
 STAGING_PREFIX = "_staging/"
+# Revalidated on every load, so a deploy (or a rollback) shows at once: the page itself, and the
+# service worker (the browser compares its bytes to find a new version of the app; the files it
+# precaches are fetched past the HTTP cache, so they may stay cacheable).
+NO_CACHE = frozenset({"index.html", "sw.js"})
+# Types `mimetypes` may not know (a manifest must be served as one).
+CONTENT_TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript"}
+
+
+def content_type(path: Path) -> str:
+    return (
+        CONTENT_TYPES.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
+
+
+def cache_control(path: Path) -> str:
+    return "no-cache" if path.name in NO_CACHE else "public, max-age=300"
 
 
 def outputs(stack_name: str) -> dict[str, str]:
@@ -39,15 +59,15 @@ def main(argv: list[str]) -> int:
     uploaded: set[str] = set()
     for path in sorted(p for p in FRONTEND.rglob("*") if p.is_file()):
         key = prefix + path.relative_to(FRONTEND).as_posix()
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        # index.html must be revalidated so a deploy (or a rollback) shows at once.
-        cache = "no-cache" if path.name == "index.html" else "public, max-age=300"
+        body = path.read_bytes()
+        if path.relative_to(FRONTEND).as_posix() == WORKER:
+            body = stamped_worker(FRONTEND, body)  # the shell's content version
         s3.put_object(
             Bucket=bucket,
             Key=key,
-            Body=path.read_bytes(),
-            ContentType=content_type,
-            CacheControl=cache,
+            Body=body,
+            ContentType=content_type(path),
+            CacheControl=cache_control(path),
         )
         uploaded.add(key)
         print(f"uploaded s3://{bucket}/{key}")

@@ -36,6 +36,7 @@ import {
   entryDone,
   entryValues,
   initSync,
+  outboxEntry,
   refusalNotice,
   rememberEvents,
   renderOutbox,
@@ -197,6 +198,7 @@ function keepDraft(ended) {
       event_id: paymentState.card.event.event_id,
       event_name: paymentState.card.event.event_name,
       payment_id: paymentState.paymentId,
+      outbox_id: paymentState.outboxEntry ? paymentState.outboxEntry.payment_id : null, // an edit (sync.js)
       values,
     };
   } else if ($("void-dialog").open && voidState.card && voidState.payment) {
@@ -233,7 +235,7 @@ function reopenDraft(draft) {
     toast(`What you entered for ${draft.event_name || "an event"} could not be reopened: the event is not listed.`, "warn");
     return;
   }
-  if (draft.kind === "payment") openPaymentDialog(card, { draft });
+  if (draft.kind === "payment") openPaymentDialog(card, { draft, outboxEntry: outboxEntry(draft.outbox_id) });
   else if (draft.kind === "void") openVoidDialog(card, draft.payment, card.logButton, { reason: draft.reason });
 }
 

@@ -5,8 +5,10 @@
 // older versions, the app shell's index.html answers navigations) in a few lines instead of
 // the library.
 //
-//   * VERSION: bump it whenever any file in SHELL (or this file) changes. The browser installs
-//     a new version when this file's bytes change; a new VERSION means a new cache, filled
+//   * VERSION: "dev" here; whoever serves this file (the local gateway, make deploy-frontend;
+//     devstack/shell_version.py) fills in a hash of the app's files, so every change to the
+//     app is a new version. The browser installs a new version when this file's bytes
+//     change; a new VERSION means a new cache, filled
 //     whole from the network (bypassing the HTTP cache) before the version may activate. If
 //     any file fails, the install fails and the old version stays in charge, complete.
 //   * The new version waits until the page asks it to take over (pwa.js: at once when no
@@ -18,7 +20,7 @@
 //   * Every cached response carries `X-SCC-Shell: <VERSION>`, so anyone can see which
 //     version's cache served it.
 
-const VERSION = "2026-06-01.1";
+const VERSION = "dev";
 const CACHE_PREFIX = "scc-shell-";
 const CACHE = `${CACHE_PREFIX}${VERSION}`;
 const SHELL = [

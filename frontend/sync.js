@@ -63,10 +63,13 @@ function plural(count, one, many = `${one}s`) {
   return `${count} ${count === 1 ? one : many}`;
 }
 
+// The server's message, and its per-field messages the message does not already say.
 function reason(entry) {
   const error = entry.last_error || {};
-  const fields = Object.entries(error.fields || {}).map(([name, message]) => `${name} ${message}`);
   const message = error.message || `Request failed (${error.status})`;
+  const fields = Object.entries(error.fields || {})
+    .filter(([, text]) => !message.includes(String(text)))
+    .map(([name, text]) => `${name} ${text}`);
   return fields.length ? `${message} (${fields.join("; ")})` : message;
 }
 
@@ -154,12 +157,33 @@ export function renderOutbox(card) {
   card.outboxNote.replaceChildren(...parts);
   card.outboxNote.hidden = parts.length === 0;
   card.root.dataset.outbox = refused.length ? "refused" : waiting.length ? "waiting" : "";
-  if (card.outboxList) {
-    const user = currentUser();
-    const rows = list.filter((entry) => matchesFilters(entry, card.filters || {})).map((e) => outboxRow(card, e, user));
-    card.outboxList.replaceChildren(...rows);
-    card.outboxList.hidden = rows.length === 0;
+  if (card.outboxList) renderOutboxRows(card, list);
+}
+
+// The rows are drawn only while the payments list is open, and a row is only built again when
+// its entry changed (hundreds of entries replaying must not mean hundreds of redraws of all).
+function renderOutboxRows(card, list) {
+  const open = !card.paymentsSection || card.paymentsSection.open;
+  const user = currentUser();
+  const drawn = card.outboxRows || new Map(); // payment_id -> { stamp, row }
+  const next = new Map();
+  const rows = [];
+  if (open) {
+    for (const entry of list) {
+      if (!matchesFilters(entry, card.filters || {})) continue;
+      const stamp = `${entry.status}|${entry.attempts}|${entry.last_attempt_at}|${ownedBy(entry, user)}`;
+      const known = drawn.get(entry.payment_id);
+      const row = known && known.stamp === stamp ? known.row : outboxRow(card, entry, user);
+      next.set(entry.payment_id, { stamp, row });
+      rows.push(row);
+    }
   }
+  card.outboxRows = next;
+  const current = card.outboxList.children;
+  if (current.length !== rows.length || rows.some((row, index) => current[index] !== row)) {
+    card.outboxList.replaceChildren(...rows);
+  }
+  card.outboxList.hidden = rows.length === 0;
 }
 
 function renderSignInNote() {
@@ -244,6 +268,11 @@ export async function saveForLater({ card, body, cents, error, replacing = null 
   askForPersistence();
   retryLater();
   return entry;
+}
+
+// The entry with this payment_id, if this device still has it.
+export function outboxEntry(paymentId) {
+  return (paymentId && outbox.entries().find((entry) => entry.payment_id === paymentId)) || null;
 }
 
 // An edited refused entry was logged (sent directly): it is no longer needed.

@@ -620,6 +620,9 @@ def test_nothing_outside_the_site_and_no_listing_is_ever_served(site: Path, raw_
         ("app.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
         ("logo.svg", "image/svg+xml"),
+        ("sw.js", "text/javascript; charset=utf-8"),  # a service worker must be JavaScript
+        ("manifest.webmanifest", "application/manifest+json"),
+        ("icon-192.png", "image/png"),
         ("blob.unknownext", "application/octet-stream"),
     ],
 )

@@ -121,7 +121,9 @@ def payments(api: APIRequestContext, token: str, event_id: str) -> list[dict[str
     found: list[dict[str, Any]] = []
     cursor = ""
     while True:
-        params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | float | bool] = {"limit": 500}
+        if cursor:
+            params["cursor"] = cursor
         reply = api.get(f"/api/g/{event_id}/payments", params=params, headers=bearer(token))
         assert reply.status == 200, f"payments {event_id}: {reply.status} {reply.text()}"
         page = reply.json()

@@ -29,7 +29,6 @@ LAUNCH_ARGS = [
 ]
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # Whether the local stack runs the stream pollers (projector): only then do totals confirm.
-PROJECTOR_RUNNING = (REPO_ROOT / "devstack" / "pollers.py").exists()
 CONFIRM_TIMEOUT_MS = 30_000
 
 

@@ -413,6 +413,12 @@ def test_the_sheet_fits_a_phone_without_horizontal_scrolling(
         assert field is not None
         assert field["x"] + field["width"] <= box["x"] + box["width"]
 
+    # The export panel fits too
+    dialog.get_by_role("button", name="Cancel").click()
+    page.locator("#export-payments summary").click()
+    expect(page.locator("#export-form").get_by_label("To")).to_be_visible()
+    assert overflow() <= 0
+
 
 def test_crew_see_no_close_out_or_download_but_do_see_the_close_out_line(
     crew: Page, api: APIRequestContext, admin_token: str

@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import APIRequestContext, Download, Page, Request, Route, expect
+from playwright.sync_api import (
+    APIRequestContext,
+    Dialog,
+    Download,
+    Page,
+    Request,
+    Route,
+    expect,
+)
 
 from tests.e2e.browser import ledger_setup as setup
 from tests.e2e.browser.support import Person, api_sign_in, event_card, unique_name
@@ -296,7 +304,12 @@ def test_an_answer_that_is_not_an_export_link_is_not_followed(
         ),
     )
     dialogs: list[str] = []
-    admin.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    admin.on("dialog", refuse)
     card.get_by_role("button", name="Download CSV").click()
     expect(admin.locator("#toasts")).to_contain_text("Could not download the payments")
     assert dialogs == []

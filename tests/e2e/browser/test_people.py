@@ -21,7 +21,6 @@ from playwright.sync_api import (
 
 from tests.e2e.browser.support import (
     CONFIRM_TIMEOUT_MS,
-    PROJECTOR_RUNNING,
     Person,
     api_sign_in,
     create_event,
@@ -148,8 +147,7 @@ def test_an_invited_deckhand_signs_in_logs_a_payment_and_is_locked_out_when_disa
 
     # (Once the deckhand's page has seen the projection count it, it makes no more requests
     # of its own: its next one is the deckhand's.)
-    if PROJECTOR_RUNNING:
-        expect(card).to_have_attribute("data-sync", "confirmed", timeout=CONFIRM_TIMEOUT_MS)
+    expect(card).to_have_attribute("data-sync", "confirmed", timeout=CONFIRM_TIMEOUT_MS)
 
     # The admin sees them active now, and disables them (after a confirmation)
     admin.locator("#people-refresh").click()
