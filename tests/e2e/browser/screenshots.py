@@ -131,6 +131,15 @@ def main(out_dir: Path) -> int:
             expect(card.locator("li.payment")).to_have_count(4)
             card.scroll_into_view_if_needed()
             page.screenshot(path=str(out_dir / "phone.png"))
+
+            # On the dock with no signal: payments wait in this device's outbox
+            page.route("**/api/g/*/payment", lambda route: route.abort())
+            for patron, amount in (("Lee Marsh", "60"), ("Kai Olsen", "45.25")):
+                log_payment(page, card, patron=patron, amount=amount, method="cash")
+            expect(card.locator(".outbox-count")).to_have_text("2 waiting to sync")
+            page.wait_for_timeout(6500)  # let the toasts fade
+            card.scroll_into_view_if_needed()
+            page.screenshot(path=str(out_dir / "offline.png"))
             phone.close()
             browser.close()
     finally:
@@ -142,6 +151,7 @@ def main(out_dir: Path) -> int:
         "closeout-card.png",
         "people.png",
         "phone.png",
+        "offline.png",
     ):
         print(out_dir / name)
     return 0
