@@ -153,6 +153,29 @@ def _html_body(title: str, intro: str, rows: Sequence[tuple[str, str]], outro: s
 # --- the mails -------------------------------------------------------------------------------
 
 
+def _mail(
+    sender: str,
+    to: tuple[str, ...],
+    subject: str,
+    intro: str,
+    rows: Sequence[tuple[str, str]],
+    outro: str = "",
+    *,
+    key: str,
+    reply_to: str | None = None,
+) -> MailMessage:
+    """One mail in both forms: plain text and the same content as escaped HTML."""
+    return MailMessage(
+        sender=sender,
+        to=to,
+        subject=subject,
+        text=_text_body(intro, rows, outro),
+        html=_html_body(subject, intro, rows, outro),
+        reply_to=reply_to,
+        key=key,
+    )
+
+
 def payment_mail(payment: Payment, *, sender: str, admins: Sequence[str]) -> MailMessage:
     """The admins' notice of a logged payment (Reply-To the patron when we have an address)."""
     amount = money(payment.amount_cents, payment.currency)
@@ -176,15 +199,8 @@ def payment_mail(payment: Payment, *, sender: str, admins: Sequence[str]) -> Mai
     if patron_email:
         rows.insert(2, ("Patron e-mail", patron_email))
     intro = f"A payment of {amount} was logged for {event_label(payment.event_id)}."
-    return MailMessage(
-        sender=sender,
-        to=tuple(admins),
-        subject=subject,
-        text=_text_body(intro, rows),
-        html=_html_body(subject, intro, rows),
-        reply_to=patron_email,
-        key=_mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "admins"),
-    )
+    key = _mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "admins")
+    return _mail(sender, tuple(admins), subject, intro, rows, key=key, reply_to=patron_email)
 
 
 def void_mail(void: Void, *, sender: str, admins: Sequence[str]) -> MailMessage:
@@ -208,14 +224,8 @@ def void_mail(void: Void, *, sender: str, admins: Sequence[str]) -> MailMessage:
         f"A payment of {amount} for {event_label(void.event_id)} was voided. "
         "It no longer counts towards the event's totals; the original entry is kept."
     )
-    return MailMessage(
-        sender=sender,
-        to=tuple(admins),
-        subject=subject,
-        text=_text_body(intro, rows),
-        html=_html_body(subject, intro, rows),
-        key=_mail_key(void.event_id, keys.void_sk(void.payment_id), "admins"),
-    )
+    key = _mail_key(void.event_id, keys.void_sk(void.payment_id), "admins")
+    return _mail(sender, tuple(admins), subject, intro, rows, key=key)
 
 
 def closeout_mail(closeout: Closeout, *, sender: str, admins: Sequence[str]) -> MailMessage:
@@ -253,14 +263,8 @@ def closeout_mail(closeout: Closeout, *, sender: str, admins: Sequence[str]) -> 
         f"{_line(closeout.closed_by)} closed out {event_label(closeout.event_id)}: "
         f"{signed(total)} against the ledger. A later close-out supersedes this one."
     )
-    return MailMessage(
-        sender=sender,
-        to=tuple(admins),
-        subject=subject,
-        text=_text_body(intro, rows),
-        html=_html_body(subject, intro, rows),
-        key=_mail_key(closeout.event_id, keys.closeout_sk(closeout.closeout_id), "admins"),
-    )
+    key = _mail_key(closeout.event_id, keys.closeout_sk(closeout.closeout_id), "admins")
+    return _mail(sender, tuple(admins), subject, intro, rows, key=key)
 
 
 def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
@@ -282,14 +286,8 @@ def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
     ]
     intro = f"Hello {_line(payment.patron_name)}, thank you: we received your payment of {amount}."
     outro = "Please keep this e-mail as your receipt."
-    return MailMessage(
-        sender=sender,
-        to=(payment.patron_email,),
-        subject=subject,
-        text=_text_body(intro, rows, outro),
-        html=_html_body(subject, intro, rows, outro),
-        key=_mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "patron"),
-    )
+    key = _mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "patron")
+    return _mail(sender, (payment.patron_email,), subject, intro, rows, outro, key=key)
 
 
 def _usable_address(address: str | None) -> bool:
