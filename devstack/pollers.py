@@ -38,8 +38,8 @@ What is applied, per mapping (AWS semantics, and where this differs):
   invocation record shape (requestContext, responseContext, version, timestamp,
   DDBStreamBatchInfo); records are referenced, not included, exactly as Lambda does.
 
-More than two mappings on one stream only get a warning: AWS would throttle them (DESIGN.md:
-fan out instead). Not emulated: ParallelizationFactor > 1, TumblingWindowInSeconds, shard
+More than two mappings on one stream only get a warning: AWS would throttle them (a third
+consumer belongs behind a fan-out such as Kinesis Data Streams or EventBridge Pipes). Not emulated: ParallelizationFactor > 1, TumblingWindowInSeconds, shard
 splits (moto has one shard that never closes), Enabled toggled at run time, SNS/S3 on-failure
 destinations (reported in the log instead), the 6 MB payload limit, and checkpoints that
 survive a restart (moto's data does not either).

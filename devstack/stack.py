@@ -314,7 +314,8 @@ def _invoker(runner: FunctionRunner) -> Callable[[str, dict[str, Any]], Any]:
 
 
 def _moto_client(service: str, endpoint_url: str) -> Any:
-    # Account-id based endpoints break moto's DynamoDB Streams (see TOOLCHAIN.md).
+    # Account-id based endpoints break moto's DynamoDB Streams (describe_stream answers
+    # "404 Not yet implemented" with botocore >= 1.44.4 unless they are disabled).
     return _moto_session().client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint_url,

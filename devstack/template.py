@@ -585,7 +585,8 @@ def cognito_info(
 
 class _Clients:
     def __init__(self, session: boto3.Session, endpoint_url: str | None, region: str) -> None:
-        # Account-id based endpoints break moto's DynamoDB Streams (see TOOLCHAIN.md).
+        # Account-id based endpoints break moto's DynamoDB Streams (describe_stream answers
+        # "404 Not yet implemented" with botocore >= 1.44.4 unless they are disabled).
         config = Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2})
 
         def client(name: str) -> Any:

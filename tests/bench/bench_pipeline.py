@@ -1,4 +1,4 @@
-"""`make bench`: the performance budget of DESIGN.md, measured in one run and reported as
+"""`make bench`: the performance budget (README), measured in one run and reported as
 counts and ratios (never asserted as times: these machines are shared and noisy).
 
 1. DynamoDB requests per new payment and per replay at ingest (counted with a botocore hook).
