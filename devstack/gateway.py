@@ -669,6 +669,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._dispatch()
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND, ...): BaseHTTPRequestHandler would answer an HTML
+        # 501; API Gateway routes it like any request, so an unrouted one is a JSON 404.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._dispatch
+        raise AttributeError(name)
+
     def _dispatch(self) -> None:
         started = time.perf_counter()
         function_id: str | None = None

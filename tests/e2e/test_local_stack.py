@@ -180,6 +180,15 @@ def test_an_unknown_api_route_is_a_json_404(local_stack: StackProcess) -> None:
     assert reply.json["error"]["fields"] == {}
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "PATCH"])
+def test_a_method_no_route_takes_is_a_json_404_like_api_gateway_not_an_html_501(
+    local_stack: StackProcess, method: str
+) -> None:
+    reply = http(local_stack.url + "/api/events", method=method)
+
+    assert_error_envelope(reply, 404, "not_found")
+
+
 @pytest.mark.parametrize(
     "path",
     [
