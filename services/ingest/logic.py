@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.auth import Caller
 from shared.config import IngestConfig
@@ -61,11 +62,14 @@ def require_event_id(event_id: str) -> str:
     return event_id
 
 
-def fingerprint(request: LogPaymentRequest, event_id: str) -> str:
-    canonical = json.dumps(
-        request.fingerprint_fields(event_id), sort_keys=True, separators=(",", ":")
-    )
+def _digest(fields: dict[str, Any]) -> str:
+    """What makes two submissions of one idempotency key "the same request"."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprint(request: LogPaymentRequest, event_id: str) -> str:
+    return _digest(request.fingerprint_fields(event_id))
 
 
 @dataclass(frozen=True)
@@ -186,11 +190,6 @@ def close_out(
     included_payments = [p for p in payments if p.timestamp <= now]
     included_voids = [v for v in voids if v.timestamp <= now]
     recorded = summarize(included_payments, included_voids).by_method_cents
-    canonical = json.dumps(
-        {"event_id": event_id, "counted": counted, "note": request.note or None},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
     closeout = Closeout(
         closeout_id=request.closeout_id or new_payment_id(),
         event_id=event_id,
@@ -203,7 +202,9 @@ def close_out(
         note=request.note or None,
         payment_count=len(included_payments),
         void_count=len(included_voids),
-        request_fingerprint=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        request_fingerprint=_digest(
+            {"event_id": event_id, "counted": counted, "note": request.note or None}
+        ),
     )
     if any(closeout.difference_cents.values()) and not closeout.note:
         raise ValidationFailed.field(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from shared.auth import SIGN_IN_AGAIN
 from shared.errors import (
     Conflict,
     DomainError,
@@ -98,7 +99,7 @@ class Directory:
         return _outcome(response)
 
     def refresh(self, refresh_token: str) -> Tokens:
-        with _cognito_errors(unauthorized="Your session has ended; sign in again"):
+        with _cognito_errors(unauthorized=SIGN_IN_AGAIN):
             response = self._client.initiate_auth(
                 ClientId=self._client_id,
                 AuthFlow="REFRESH_TOKEN_AUTH",
@@ -106,7 +107,7 @@ class Directory:
             )
         outcome = _outcome(response)
         if not isinstance(outcome, Tokens):
-            raise Unauthorized("Your session has ended; sign in again")
+            raise Unauthorized(SIGN_IN_AGAIN)
         return outcome
 
     def sign_out_everywhere(self, access_token: str) -> None:

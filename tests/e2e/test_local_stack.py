@@ -263,7 +263,6 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see workers")
 def test_sigterm_stops_the_stack_and_its_workers_and_exits_zero(tmp_path: Path) -> None:
     # Given a stack that has started worker processes
     stack = start_stack_process(tmp_path / "stack", SEED="0")
