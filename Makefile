@@ -11,11 +11,9 @@ PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .tools/checkov
-# Deploys: SAM_ENV is a samconfig.toml environment (default: the production stack, or dev);
-# STAGE is the site slot deploy-frontend fills (prod: /, staging: /_staging/).
+# Deploys: SAM_ENV is a samconfig.toml environment (default: the production stack; staging;
+# dev). It alone picks the stack both `deploy` and `deploy-frontend` work on.
 SAM_ENV ?= default
-STAGE ?= prod
-STACK_NAME ?= scc-payments
 PYTEST_ARGS ?=
 PORT ?= 8000
 
@@ -57,8 +55,8 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ##
 dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA) on PORT (8000)
 	PORT=$(PORT) $(PY) -m devstack
 
-reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=name); REPAIR=1 fixes drift
-	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
+reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=ledger PROJECTION_TABLE=projection); REPAIR=1 fixes drift
+	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE) --projection-table $(PROJECTION_TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
 
 bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
 	$(PY) tests/bench/bench_pipeline.py
@@ -119,7 +117,7 @@ invoke: $(VENV)/.installed ## Run one function on an event: make invoke FUNCTION
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=<file> [STACK=.local/stack.json]"; exit 2; }
 	$(PY) -m devstack.invoke --function $(FUNCTION) --event $(EVENT) $(if $(STACK),--stack-file $(STACK))
 
-deploy: $(SAM_VENV)/.installed ## sam build + sam deploy (guided the first time; SAM_ENV=dev|staging|prod from samconfig.toml)
+deploy: $(SAM_VENV)/.installed ## sam build + sam deploy (guided the first time; SAM_ENV=default|staging|dev from samconfig.toml)
 	$(SAM) build --template template.yaml
 	@# Guided (prompts, then saved to samconfig.toml) while the stack does not exist yet.
 	if $(SAM) list stack-outputs --config-env $(SAM_ENV) >/dev/null 2>&1 && [ -z "$(GUIDED)" ]; then \
@@ -128,8 +126,10 @@ deploy: $(SAM_VENV)/.installed ## sam build + sam deploy (guided the first time;
 		$(SAM) deploy --guided --config-env $(SAM_ENV); \
 	fi
 
-deploy-frontend: $(VENV)/.installed ## Upload frontend/ and invalidate CloudFront: STAGE=staging (/_staging/) or prod (/) [STACK_NAME=scc-payments]
-	$(PY) build/deploy_frontend.py --stack-name $(STACK_NAME) --stage $(STAGE)
+deploy-frontend: $(VENV)/.installed ## Upload frontend/ to the SAM_ENV stack's own site (bucket root) and invalidate its CloudFront
+	@# STAGE=staging once meant a /_staging/ slot of the prod site: refuse it rather than deploy to prod.
+	@if [ "$(origin STAGE)" = "command line" ]; then echo "deploy-frontend: STAGE is not used; SAM_ENV=default|staging|dev picks the stack" >&2; exit 2; fi
+	$(PY) build/deploy_frontend.py --config-env $(SAM_ENV)
 
 test: lint typecheck template-check security-scan build-check chromium ## Every check: lint, types, template, IaC scan, sam build, all tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)

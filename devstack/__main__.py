@@ -5,6 +5,10 @@ ADMIN_PASSWORD (random and printed when unset), CREW_EMAIL, CREW_PASSWORD (the d
 member; random and printed when unset), MAIL_DIR (.local/mail), STACK_FILE
 (.local/stack.json), SEED (1), WORKERS (4 per function), TEMPLATE (template.yaml).
 Ctrl-C or SIGTERM stops everything it started and exits 0.
+
+`kill -USR1 <pid>` plays a crash of the stream pollers (`make verify` uses it): they stop
+mid-batch, the workers running their functions are killed, and new pollers resume from the
+checkpoints, delivering the batch in flight again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
 from types import FrameType
 
 from devstack.cognito import ProvisionError
@@ -84,12 +88,21 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGINT, _on_stop_signal)
     signal.signal(signal.SIGTERM, _on_stop_signal)
+    restart_requested = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda _signum, _frame: restart_requested.set())
     stack: LocalStack | None = None
     try:
         stack = start_stack(settings)
         print(banner(stack, settings), flush=True)
         while True:
-            time.sleep(3600)
+            if restart_requested.wait(1.0):
+                restart_requested.clear()
+                killed = stack.restart_stream_consumers()
+                log.info(
+                    "stream pollers restarted after a crash (workers killed: %s); "
+                    "resuming from their checkpoints",
+                    ", ".join(f"{name} {count}" for name, count in killed.items()),
+                )
     except _StopRequested as stop:
         log.info("%s received: stopping", stop)
         return 0

@@ -29,6 +29,8 @@ plays by Cognito's documented rules where moto cuts corners:
   VerificationMessageTemplate); ConfirmForgotPassword accepts only that code
   (CodeMismatchException otherwise, ExpiredCodeException when none is pending or it expired)
   and checks the new password against the policy. moto's own version accepts any code.
+- RespondToAuthChallenge with a session Cognito did not issue (or no longer holds) is
+  NotAuthorizedException, as Cognito answers it; moto answers ResourceNotFoundException.
 """
 
 from __future__ import annotations
@@ -735,6 +737,7 @@ def _patches(rules: CognitoRules, models: Any, responses: Any) -> list[tuple[typ
     original_create_jwt = pool_class.create_jwt
     original_admin_create_user = backend_class.admin_create_user
     original_response_admin_create_user = response_class.admin_create_user
+    original_respond_to_auth_challenge = backend_class.respond_to_auth_challenge
     exceptions = _Exceptions(models)
 
     def create_jwt(
@@ -868,8 +871,22 @@ def _patches(rules: CognitoRules, models: Any, responses: Any) -> list[tuple[typ
         user.confirmation_code = None
         user.status = models.UserStatus.CONFIRMED
 
+    def respond_to_auth_challenge(
+        self: Any,
+        session: str,
+        client_id: str,
+        challenge_name: str,
+        challenge_responses: dict[str, str],
+    ) -> Any:
+        if challenge_name != "PASSWORD_VERIFIER" and session not in self.sessions:
+            raise exceptions.not_authorized("Invalid session for the user.")
+        return original_respond_to_auth_challenge(
+            self, session, client_id, challenge_name, challenge_responses
+        )
+
     return [
         (pool_class, "create_jwt", create_jwt),
+        (backend_class, "respond_to_auth_challenge", respond_to_auth_challenge),
         (backend_class, "admin_create_user", admin_create_user),
         (backend_class, "forgot_password", forgot_password),
         (backend_class, "confirm_forgot_password", confirm_forgot_password),

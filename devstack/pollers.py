@@ -360,6 +360,9 @@ class ShardCheckpoint:
     invocations: int = 0  # invocations since the checkpoint last moved
     retrying: bool = False  # the head batch failed: re-send it without waiting for the window
     consecutive_failures: int = 0
+    # Sequence number of the last record the checkpoint moved past: where a restarted mapping
+    # resumes (Lambda keeps this position durably; the batch in flight is delivered again).
+    position: str | None = None
 
     def __len__(self) -> int:
         return len(self.waiting)
@@ -450,7 +453,7 @@ class ShardCheckpoint:
     def _consume(self, count: int) -> None:
         """Move the checkpoint `count` records on (they succeeded or were given up on)."""
         for _ in range(count):
-            self.waiting.popleft()
+            self.position = sequence_of(self.waiting.popleft().record)
         left = count
         while left > 0 and self.segments:
             top = self.segments[-1]
@@ -565,8 +568,11 @@ class StreamPoller:
         forget_iterator: Callable[[str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        resume_after: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        # shard id -> sequence number: where a restarted mapping picks up (see `positions`).
+        self._resume_after = dict(resume_after or {})
         self.filter = RecordFilter(settings.filter_patterns)  # invalid patterns fail here
         self._invoker = invoker
         self._streams = streams
@@ -636,11 +642,19 @@ class StreamPoller:
             if "EndingSequenceNumber" not in shard.get("SequenceNumberRange", {})
         ]
         for shard in self._shards:
-            shard.iterator = self._streams.get_shard_iterator(
-                StreamArn=self.settings.stream_arn,
-                ShardId=shard.shard_id,
-                ShardIteratorType=self.settings.starting_position,
-            )["ShardIterator"]
+            resume = self._resume_after.get(shard.shard_id)
+            if resume is not None:
+                shard.checkpoint.position = shard.last_read = resume
+            shard.iterator = self._reopen_iterator(shard)
+
+    def positions(self) -> dict[str, str]:
+        """Each shard's checkpoint (shard id -> last sequence number moved past). Read it once
+        the poller has stopped: a new poller given these resumes where this one left off."""
+        found = dict(self._resume_after)
+        for shard in self._shards:
+            if shard.checkpoint.position is not None:
+                found[shard.shard_id] = shard.checkpoint.position
+        return found
 
     def poll_once(self) -> bool:
         """Read what is new, then send at most one batch per shard. True if a batch was sent
@@ -817,10 +831,20 @@ class PollerGroup:
         runner's workers are stopped."""
         for poller in self.pollers:
             poller.stop()
+        self.join(timeout)
+
+    def join(self, timeout: float = _STOP_JOIN_SECONDS) -> bool:
         deadline = time.monotonic() + timeout
+        stopped = True
         for poller in self.pollers:
             if not poller.join(max(0.0, deadline - time.monotonic())):
                 log.warning("%s: poller still finishing a batch; not waiting", poller.name)
+                stopped = False
+        return stopped
+
+    def positions(self) -> dict[str, dict[str, str]]:
+        """Every mapping's checkpoints: function logical id -> shard id -> sequence number."""
+        return {poller.name: poller.positions() for poller in self.pollers}
 
 
 def moto_iterator_janitor(account_id: str, region: str) -> Callable[[str], None] | None:
@@ -855,11 +879,14 @@ def start_pollers(
     poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
     retry_base: float = DEFAULT_RETRY_BASE_SECONDS,
     retry_cap: float = DEFAULT_RETRY_CAP_SECONDS,
+    resume_after: Mapping[str, Mapping[str, str]] | None = None,
 ) -> PollerGroup:
-    """Start one poller per enabled DynamoDB stream mapping of the stack.
+    """Start one poller per enabled DynamoDB stream mapping of the stack; `resume_after`
+    (PollerGroup.positions() of stopped pollers) makes them resume from those checkpoints.
 
     Raises ValueError for a mapping Lambda would have refused (an invalid filter pattern).
     """
+    resume = resume_after or {}
     pollers = [
         StreamPoller(
             settings,
@@ -870,6 +897,7 @@ def start_pollers(
             retry_base=retry_base,
             retry_cap=retry_cap,
             forget_iterator=forget_iterator,
+            resume_after=resume.get(settings.function_logical_id),
         )
         for settings in stream_settings(info)
     ]

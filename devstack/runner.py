@@ -343,6 +343,15 @@ class FunctionPool:
         with self._lock:
             return [w.pid for w in self._all]
 
+    def kill_all(self) -> int:
+        """SIGKILL every worker, busy or idle, as a crashed execution environment dies: an
+        invocation in flight ends with an error. The next invocation starts a new worker."""
+        with self._lock:
+            workers = list(self._all)
+        for worker in workers:
+            worker.kill()
+        return len(workers)
+
     def stop(self) -> None:
         with self._lock:
             self._closed = True
@@ -399,6 +408,10 @@ class FunctionRunner:
 
     def pids(self) -> dict[str, list[int]]:
         return {logical_id: pool.pids() for logical_id, pool in self._pools.items()}
+
+    def kill(self, logical_id: str) -> int:
+        """Kill every worker of one function (see FunctionPool.kill_all); how many there were."""
+        return self._pools[logical_id].kill_all()
 
     def stop(self) -> None:
         for pool in self._pools.values():

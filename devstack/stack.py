@@ -117,7 +117,24 @@ class LocalStack:
         return tables.get("PaymentsTable") or next(iter(tables.values()), "")
 
     def close(self) -> None:
+        # The current pollers first: restart_stream_consumers may have replaced the first ones.
+        self.pollers.stop()
         self._cleanup.close()
+
+    def restart_stream_consumers(self) -> dict[str, int]:
+        """Play a crash of Lambda's stream pollers: stop them mid-batch, SIGKILL the workers of
+        their functions (an invocation in flight dies with them), then start new pollers that
+        resume from each shard's checkpoint, so the batch in flight is delivered again, as
+        Lambda does after a failure. Returns how many workers each function lost."""
+        old = self.pollers
+        for poller in old:
+            poller.stop()
+        killed = {poller.name: self.runner.kill(poller.name) for poller in old}
+        old.join()
+        self.pollers = _start_pollers(
+            self.info, self.runner, self.moto_endpoint, resume_after=old.positions()
+        )
+        return killed
 
 
 def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.info) -> LocalStack:
@@ -208,7 +225,12 @@ def start_stack(settings: Settings, *, announce: Callable[[str], None] = log.inf
 
 
 def template_parameters(admin_email: str, url: str) -> dict[str, str]:
-    """Parameter values for template.yaml (the rest keep their Default)."""
+    """Parameter values for template.yaml (the rest keep their Default).
+
+    AdminEmail and AllowedOrigin have no Default: every stack names them. The local stack's
+    CORS origin is its own gateway's (`http://127.0.0.1:<port>`, the port PORT chose); moto
+    does not enforce AllowedPattern or Rules, which keep deployed stacks to https.
+    """
     return {"Stage": "dev", "AdminEmail": admin_email, "AllowedOrigin": url}
 
 
@@ -344,7 +366,12 @@ def verify_mail_senders(info: StackInfo, moto_endpoint: str) -> list[str]:
     return addresses
 
 
-def _start_pollers(info: StackInfo, runner: FunctionRunner, moto_endpoint: str) -> PollerGroup:
+def _start_pollers(
+    info: StackInfo,
+    runner: FunctionRunner,
+    moto_endpoint: str,
+    resume_after: Mapping[str, Mapping[str, str]] | None = None,
+) -> PollerGroup:
     """Lambda's side of every DynamoDB stream mapping in the template (devstack/pollers.py)."""
     try:
         return start_pollers(
@@ -353,6 +380,7 @@ def _start_pollers(info: StackInfo, runner: FunctionRunner, moto_endpoint: str) 
             streams=_moto_client("dynamodbstreams", moto_endpoint),
             sqs=_moto_client("sqs", moto_endpoint),
             forget_iterator=moto_iterator_janitor(_account_id(info), info.region),
+            resume_after=resume_after,
         )
     except ValueError as exc:  # an invalid FilterCriteria pattern: AWS would refuse it too
         raise StartupError(f"event source mapping refused: {exc}") from exc

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from services.ingest.app import ACCESS as INGEST_ACCESS
 from services.ingest.app import build_app as build_ingest_app
@@ -25,11 +26,14 @@ from services.people.app import build_app as build_people_app
 from services.people.directory import Directory
 from services.query.app import ACCESS as QUERY_ACCESS
 from services.query.app import build_app as build_query_app
+from services.query.export import ExportLink
 from shared import models
 from shared.config import IngestConfig, PeopleConfig, QueryConfig
 from shared.events import DOMAIN_EVENTS
 from shared.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
-from shared.repository import LedgerTable
+from shared.repository import LedgerTable, SummaryTable
+from shared.responses import COMPONENTS as ERROR_COMPONENTS
+from shared.responses import REF_PREFIX
 from shared.revocations import Revocations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +59,10 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     people_models.Challenge,
     people_models.PeopleList,
     people_models.PersonView,
+    people_models.SignedOut,
+    people_models.CodeSent,
+    people_models.PasswordReset,
+    ExportLink,
     models.CloseoutView,
     models.CloseoutList,
     models.LogPaymentResponse,
@@ -81,7 +89,8 @@ def openapi_document() -> dict[str, Any]:
     """Every API function's routes in one document (the HTTP API is one API to its clients)."""
     table = LedgerTable(cast(Any, None), "unused")
     placeholder = {
-        "TABLE_NAME": "unused",
+        "LEDGER_TABLE_NAME": "unused",
+        "PROJECTION_TABLE_NAME": "unused",
         "ALLOWED_ORIGIN": "https://example.invalid",
         "REVOCATIONS_TABLE_NAME": "unused",
         "USER_POOL_ID": "us-east-1_unused",
@@ -92,7 +101,9 @@ def openapi_document() -> dict[str, Any]:
     revocations = Revocations(cast(Any, None), "unused")
     apps = [
         build_ingest_app(IngestConfig.model_validate(placeholder), table),
-        build_query_app(QueryConfig.model_validate(placeholder), table),
+        build_query_app(
+            QueryConfig.model_validate(placeholder), table, SummaryTable(cast(Any, None), "unused")
+        ),
         build_people_app(PeopleConfig.model_validate(placeholder), directory, revocations),
     ]
     merged: dict[str, Any] = {}
@@ -110,7 +121,53 @@ def openapi_document() -> dict[str, Any]:
     merged["paths"] = dict(sorted(merged.get("paths", {}).items()))
     merged["servers"] = [{"url": "/"}]
     _document_access(merged)
+    _document_responses(merged)
     return merged
+
+
+def _document_responses(document: dict[str, Any]) -> None:
+    """The responses the routes declare (shared/responses.py), with the components they name.
+
+    Powertools documents a 422 on every route when validation is on; this API answers a failed
+    validation with 400 (shared.http), so that 422 and its schemas go. Components nothing
+    refers to are dropped, and a reference to a missing component is an error."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            operation["responses"] = dict(sorted(responses.items(), key=lambda kv: int(kv[0])))
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in RESPONSE_MODELS],
+        ref_template=REF_PREFIX + "{model}",
+    )
+    for name, schema in [*definitions.get("$defs", {}).items(), *ERROR_COMPONENTS.items()]:
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"two different schemas are both named {name}")
+        schemas[name] = dict(schema)
+    used = _referenced(document["paths"], schemas)
+    document["components"]["schemas"] = {k: v for k, v in sorted(schemas.items()) if k in used}
+
+
+def _referenced(paths: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
+    """The component names reachable from the paths (following references transitively)."""
+    found: set[str] = set()
+    pending = [paths]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            target = node.get("$ref")
+            if isinstance(target, str) and target.startswith(REF_PREFIX):
+                name = target.removeprefix(REF_PREFIX)
+                if name not in schemas:
+                    raise ValueError(f"{target} names no component")
+                if name not in found:
+                    found.add(name)
+                    pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
 
 
 SECURITY_SCHEME = "CognitoIdToken"

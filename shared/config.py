@@ -33,28 +33,36 @@ class _Config(BaseModel):
     SECRET_VARIABLES: ClassVar[Mapping[str, bool]] = {}
 
 
-class _TableConfig(_Config):
-    table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=3, max_length=255)]
+_TableName = Annotated[str, Field(min_length=3, max_length=255)]
 
 
-class ProjectorConfig(_TableConfig):
-    pass
+class _LedgerConfig(_Config):
+    ledger_table_name: Annotated[_TableName, Field(alias="LEDGER_TABLE_NAME")]
+
+
+class _ProjectionConfig(_Config):
+    projection_table_name: Annotated[_TableName, Field(alias="PROJECTION_TABLE_NAME")]
+
+
+class ProjectorConfig(_ProjectionConfig):
+    """The projector writes the projection table only; the ledger reaches it on the stream."""
+
+    # Its metrics (tampering among them) are alarmed on: without a namespace none is sent.
+    metrics_namespace: Annotated[str, Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)]
 
 
 class _ApiConfig(_Config):
     """What every API function needs: CORS and the revocations it checks callers against."""
 
     allowed_origin: Annotated[str, Field(alias="ALLOWED_ORIGIN", min_length=1)]
-    revocations_table_name: Annotated[
-        str, Field(alias="REVOCATIONS_TABLE_NAME", min_length=3, max_length=255)
-    ]
+    revocations_table_name: Annotated[_TableName, Field(alias="REVOCATIONS_TABLE_NAME")]
 
 
-class IngestConfig(_ApiConfig, _TableConfig):
+class IngestConfig(_ApiConfig, _LedgerConfig):
     max_payment_cents: Annotated[int, Field(alias="MAX_PAYMENT_CENTS", ge=1)] = 10_000_000
 
 
-class QueryConfig(_ApiConfig, _TableConfig):
+class QueryConfig(_ApiConfig, _LedgerConfig, _ProjectionConfig):
     export_bucket: Annotated[str, Field(alias="EXPORT_BUCKET", min_length=3, max_length=63)]
     # An export larger than this (JSON-escaped) goes to the bucket: a Lambda response through
     # API Gateway holds at most 6 MB.

@@ -200,7 +200,13 @@ def check_request(event: dict[str, Any], *, has_body: bool) -> None:
     if not raw.strip():
         raise ValidationFailed.field("body", "must be a JSON object")
     try:
-        body = json_loads(raw)
+        # JSON over HTTP is UTF-8; json.loads would also take UTF-16/32 bytes, which the
+        # resolver then fails to read as text.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed.field("body", "must be UTF-8 encoded JSON") from None
+    try:
+        body = json_loads(text)
     except _DuplicateKey as dup:
         raise ValidationFailed.field(str(dup), "appears more than once in the body") from None
     except (ValueError, RecursionError):
@@ -213,6 +219,14 @@ def check_request(event: dict[str, Any], *, has_body: bool) -> None:
 # Route key ("POST /api/events") -> the role it needs; None for a public route. Every route a
 # function serves is listed: a route missing here is refused, never served unchecked.
 Access = Mapping[str, Role | None]
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def takes_body(route_key: str, bodiless: frozenset[str] = frozenset()) -> bool:
+    """Whether a route takes a JSON body (and so gets the body checks): a POST, PUT or PATCH
+    that is not one of the function's `bodiless` actions."""
+    return route_key.split(" ", 1)[0] in _BODY_METHODS and route_key not in bodiless
 
 
 def identify(event: dict[str, Any], needed: Role, revocations: Revocations) -> Caller:
@@ -241,15 +255,13 @@ def handle(
     """Check the caller (who, not revoked, role), then size and body, then route. The caller is
     checked before the body so that nobody without the role learns anything about its inputs."""
     route_key = str(event.get("routeKey", ""))
-    method = route_key.split(" ", 1)[0]
     try:
         if route_key not in access:
             raise NotFound("No such API route")
         needed = access[route_key]
         if needed is not None:
             app.append_context(caller=identify(event, needed, revocations))
-        has_body = method in ("POST", "PUT", "PATCH") and route_key not in bodiless
-        check_request(event, has_body=has_body)
+        check_request(event, has_body=takes_body(route_key, bodiless))
     except DomainError as error:
         app.clear_context()
         return _early_response(app, event, error)

@@ -41,6 +41,7 @@ from botocore.exceptions import (
 
 from shared.observability import get_logger
 from shared.timeutil import utc_now
+from shared.validators import email_address, is_email_address
 
 if TYPE_CHECKING:
     import boto3
@@ -52,14 +53,8 @@ SmtpSecurity = Literal["starttls", "tls", "none"]
 SMTP_SECURITY_MODES: tuple[SmtpSecurity, ...] = ("starttls", "tls", "none")
 DEFAULT_SMTP_PORTS: dict[SmtpSecurity, int] = {"starttls": 587, "tls": 465, "none": 25}
 
-# A deliberately plain address check (no quoted local parts, no IP literals): configuration and
-# patron addresses are ordinary mailboxes, and anything odd is safer refused than guessed at.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$"
-)
-_ADDRESS_MAX = 254
 _ERROR_TEXT_MAX = 200
+_MASKED_DOMAIN_MAX = 64
 
 
 class MailError(Exception):
@@ -77,13 +72,9 @@ class PermanentMailError(MailError):
 # --- addresses and headers -----------------------------------------------------------------
 
 
-def is_address(text: str) -> bool:
-    """True for a bare, ordinary e-mail address (``name@example.com``)."""
-    return len(text) <= _ADDRESS_MAX and _ADDRESS.fullmatch(text) is not None
-
-
 def parse_mailbox(text: str) -> str:
-    """``a@b.example`` or ``Display Name <a@b.example>`` -> the normalised mailbox.
+    """``a@b.example`` or ``Display Name <a@b.example>`` -> the normalised mailbox (the address
+    as shared.validators.email_address normalises it).
 
     Raises ValueError (without echoing the input) when it is not one ordinary mailbox.
     """
@@ -93,10 +84,23 @@ def parse_mailbox(text: str) -> str:
     if len(mailboxes) != 1:
         raise ValueError("must be one e-mail address")
     name, address = mailboxes[0]
-    if not is_address(address):
-        raise ValueError("must be an e-mail address like name@example.com")
+    try:
+        address = email_address(address)
+    except ValueError:
+        raise ValueError("must be an e-mail address like name@example.com") from None
     name = header_safe(name)
     return formataddr((name, address)) if name else address
+
+
+def masked_address(text: str) -> str:
+    """``john@example.org`` -> ``j***@example.org``: enough to tell addresses apart in a log,
+    not enough to write to anyone. Works on any text, address or not."""
+    local, at, domain = header_safe(text).rpartition("@")
+    if not at:
+        return f"{domain[:1]}***"
+    if len(domain) > _MASKED_DOMAIN_MAX:
+        domain = domain[: _MASKED_DOMAIN_MAX - 1] + "…"
+    return f"{local[:1]}***@{domain}"
 
 
 def address_of(mailbox: str) -> str:
@@ -512,6 +516,6 @@ class FakeSender:
         if self.verified_senders is not None and sender not in set(self.verified_senders):
             raise PermanentMailError(f"fake: sender not verified {sender}")
         for mailbox in (*message.to, *([message.reply_to] if message.reply_to else [])):
-            if not is_address(address_of(mailbox)):
+            if not is_email_address(address_of(mailbox)):
                 raise PermanentMailError("fake: invalid recipient address")
         self.sent.append(message)

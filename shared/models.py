@@ -6,7 +6,6 @@ amount becomes integer cents on the way in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date as Date
 from datetime import datetime
@@ -23,10 +22,11 @@ from pydantic import (
     field_validator,
 )
 
-from shared.ids import is_event_id, is_uuid7
+from shared import validators
 from shared.money import MoneyError, format_cents, parse_amount_cents
 from shared.text import clean_text, has_visible
-from shared.timeutil import iso_z, to_utc
+from shared.timeutil import iso_z
+from shared.validators import EMAIL_MAX
 
 # `other`: Zelle, PayPal, a bank transfer... (what it was goes in `reference`). A client that
 # sends no method (the second write-up's modal) records `other`.
@@ -41,9 +41,6 @@ NOTES_MAX = 1000
 REFERENCE_MAX = 100
 EVENT_NAME_MAX = 120
 LOCATION_MAX = 200
-EMAIL_MAX = 254
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _cents(*, allow_zero: bool) -> Callable[[object], int]:
@@ -119,45 +116,30 @@ Location = Annotated[
 ]
 
 
-def _email(value: str) -> str:
-    cleaned = clean_text(value, max_length=EMAIL_MAX)
-    if _EMAIL.fullmatch(cleaned) is None:
-        raise ValueError("must be an e-mail address")
-    return cleaned.lower()
-
-
-Email = Annotated[str, Field(max_length=4 * EMAIL_MAX), AfterValidator(_email)]
-
-
-def _payment_id(value: str) -> str:
-    if not is_uuid7(value):
-        raise ValueError("must be a lower-case UUIDv7, e.g. 0190b3a0-8f1e-7c3a-9b2d-4e5f6a7b8c9d")
-    return value
-
-
-PaymentId = Annotated[str, Field(max_length=36), AfterValidator(_payment_id)]
-
-
-def _event_id(value: str) -> str:
-    if not is_event_id(value):
-        raise ValueError("must look like 2026-05-23-corporate-mixer")
-    return value
-
-
-EventId = Annotated[str, Field(max_length=200), AfterValidator(_event_id)]
+# The value types every request model uses; the rules themselves are in shared.validators.
+Email = Annotated[
+    str,
+    Field(
+        max_length=4 * EMAIL_MAX,
+        json_schema_extra={"format": "email"},
+        description=(
+            "An e-mail address like name@example.com. Only ASCII before the @: mail cannot be "
+            "sent to internationalised addresses. Stored with the domain in lower case (an "
+            "internationalised domain in its xn-- form), the part before the @ as given."
+        ),
+        examples=["ada@example.org"],
+    ),
+    AfterValidator(validators.email_address),
+]
+PaymentId = Annotated[str, Field(max_length=36), AfterValidator(validators.payment_id)]
+EventId = Annotated[str, Field(max_length=200), AfterValidator(validators.event_id)]
+CalendarDate = Annotated[Date, BeforeValidator(validators.calendar_date)]
+Moment = Annotated[datetime, BeforeValidator(validators.moment)]
 
 
 def _method(value: object) -> object:
     # Accept "Venmo"/"CASH" from hand-typed clients; the stored value is always lower case.
     return value.strip().lower() if isinstance(value, str) else value
-
-
-def _iso_date(value: object) -> object:
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value) is None:
-        raise ValueError("must be a date as YYYY-MM-DD")
-    if not isinstance(value, str | Date):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    return value
 
 
 class Request(BaseModel):
@@ -167,7 +149,7 @@ class Request(BaseModel):
 
 class CreateEventRequest(Request):
     event_name: EventName
-    date: Annotated[Date, BeforeValidator(_iso_date)]
+    date: CalendarDate
     location: Location | None = None
     currency: str = "USD"
     expected_total: AmountCents | None = None
@@ -186,14 +168,11 @@ class LogPaymentRequest(Request):
     payment_method: Annotated[PaymentMethod, BeforeValidator(_method)] = "other"
     notes: Notes | None = None
     reference: Reference | None = None
-    received_at: datetime | None = None
-    patron_email: Email | None = None
+    received_at: Moment | None = None
+    patron_email: Annotated[
+        Email | None, Field(description="Where the patron's receipt goes (optional).")
+    ] = None
     payment_id: PaymentId | None = None
-
-    @field_validator("received_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else to_utc(value)
 
     def fingerprint_fields(self, event_id: str) -> dict[str, Any]:
         """What makes two submissions "the same payment" for idempotent replay."""

@@ -1,10 +1,16 @@
-"""DynamoDB adapter for the SUMMARY projection: exactly-once deltas with applied markers.
+"""DynamoDB adapter for the projection table: exactly-once summary deltas with applied markers.
 
 For each event, one TransactWriteItems carries a conditional ``APPLIED#<ledger sk>`` marker per
 record plus one summary update with the summed delta (at most 99 markers + 1 update: the
 100-item transaction limit). A marker that already exists means "already applied": the record is
 dropped and the rest resubmitted. Redelivering any batch, in any order, any number of times,
 therefore changes nothing. There is no sequence-number watermark (unsafe across shard splits).
+
+``last_payment_at`` is a maximum, not a sum, so it needs no marker: it is raised (a conditional
+SET that only moves forward) for every payment of every batch, already applied or not, so a
+crash between the transaction and that update is healed by the redelivery.
+
+The ledger lives in another table; this module never writes it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,9 @@ from shared import keys
 from shared.models import PAYMENT_METHODS, Closeout, CloseoutStatus, Payment, Summary, Void
 from shared.projection import summarize
 from shared.repository import (
-    closeout_from_item,
     from_ddb,
-    payment_from_item,
     summary_from_item,
     to_ddb,
-    void_from_item,
 )
 from shared.stream import LedgerEntry
 from shared.timeutil import iso_z
@@ -72,15 +75,34 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
+class ProjectionState:
+    """What the projection table holds for one event."""
+
+    markers: set[str]  # ledger sort keys that carry an APPLIED# marker
+    summary: Summary
+    version: int | None  # None: no SUMMARY item yet
+
+
+@dataclass(frozen=True)
 class LedgerSnapshot:
-    """Everything one event partition holds that reconcile needs."""
+    """One event's ledger and its projection, as reconcile compares and repairs them."""
 
     payments: list[Payment]
     voids: list[Void]
     closeouts: list[Closeout]
-    markers: set[str]  # ledger sort keys that carry an APPLIED# marker
-    summary: Summary
-    version: int | None  # None: no SUMMARY item yet
+    projection: ProjectionState
+
+    @property
+    def markers(self) -> set[str]:
+        return self.projection.markers
+
+    @property
+    def summary(self) -> Summary:
+        return self.projection.summary
+
+    @property
+    def version(self) -> int | None:
+        return self.projection.version
 
 
 class ProjectionStore:
@@ -136,7 +158,7 @@ class ProjectionStore:
             applied += len(chunk)
             pending = pending[len(chunk) :]
             stale_closeouts = False
-            self._raise_last_payment_at(event_id, chunk)
+        self._raise_last_payment_at(event_id, entries)
         return ApplyResult(applied=applied, already_applied=skipped, transactions=transactions)
 
     def _transact(
@@ -229,12 +251,15 @@ class ProjectionStore:
         update["ExpressionAttributeValues"] = to_ddb(values)
         return update
 
-    def _raise_last_payment_at(self, event_id: str, chunk: Sequence[LedgerEntry]) -> None:
-        """A max, not a sum: a conditional SET that only moves forward, so it is idempotent too."""
-        times = [e.payment.received_at for e in chunk if e.payment is not None]
-        if not times:
+    def _raise_last_payment_at(self, event_id: str, entries: Sequence[LedgerEntry]) -> None:
+        """A max, not a sum: a conditional SET that only moves forward, so it is idempotent too.
+        Called for every entry of the batch, the already applied ones included."""
+        latest_at = summarize(
+            (e.payment for e in entries if e.payment is not None), ()
+        ).last_payment_at
+        if latest_at is None:
             return
-        latest = iso_z(max(times))
+        latest = iso_z(latest_at)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -249,11 +274,8 @@ class ProjectionStore:
 
     # --- reconcile ------------------------------------------------------------------------
 
-    def snapshot(self, event_id: str) -> LedgerSnapshot:
-        """Read the whole event partition (strongly consistent)."""
-        payments: list[Payment] = []
-        voids: list[Void] = []
-        closeouts: list[Closeout] = []
+    def projection(self, event_id: str) -> ProjectionState:
+        """The event's markers and summary (strongly consistent)."""
         markers: set[str] = set()
         summary_item: dict[str, Any] | None = None
         kwargs: dict[str, Any] = {
@@ -267,13 +289,7 @@ class ProjectionStore:
             for raw in response.get("Items", []):
                 item = from_ddb(raw)
                 sort_key = str(item["sk"])
-                if sort_key.startswith(keys.PAYMENT_PREFIX):
-                    payments.append(payment_from_item(item))
-                elif sort_key.startswith(keys.VOID_PREFIX):
-                    voids.append(void_from_item(item))
-                elif sort_key.startswith(keys.CLOSEOUT_PREFIX):
-                    closeouts.append(closeout_from_item(item))
-                elif sort_key.startswith(keys.APPLIED_PREFIX):
+                if sort_key.startswith(keys.APPLIED_PREFIX):
                     markers.add(sort_key.removeprefix(keys.APPLIED_PREFIX))
                 elif sort_key == keys.SUMMARY_SK:
                     summary_item = item
@@ -282,14 +298,9 @@ class ProjectionStore:
                 break
             kwargs["ExclusiveStartKey"] = last
         if summary_item is None:
-            return LedgerSnapshot(payments, voids, closeouts, markers, Summary(), None)
-        return LedgerSnapshot(
-            payments,
-            voids,
-            closeouts,
-            markers,
-            summary_from_item(summary_item),
-            int(summary_item.get("version", 0)),
+            return ProjectionState(markers, Summary(), None)
+        return ProjectionState(
+            markers, summary_from_item(summary_item), int(summary_item.get("version", 0))
         )
 
     def repair(self, event_id: str, snapshot: LedgerSnapshot, now: datetime) -> None:

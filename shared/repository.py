@@ -1,7 +1,8 @@
-"""DynamoDB adapter for the single table. The only module that talks to DynamoDB.
+"""DynamoDB adapters for the API functions: the ledger table and the summaries they show.
 
-Ledger items (events, payments, voids) are written with a conditional PutItem that can never
-overwrite; nothing here updates or deletes them.
+Ledger items (events, payments, voids, close-outs) are written with a conditional PutItem that
+can never overwrite; nothing here updates or deletes them. Summaries live in the projection
+table, which only the projector writes (shared/projection_store.py); here they are only read.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ MAX_FILTERED_READS = 10
 
 
 class LedgerTable:
-    """Typed access to the table; construct once per cold start and pass it to the logic."""
+    """Typed access to the ledger table; construct once per cold start and pass it to the logic."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -351,9 +352,19 @@ class LedgerTable:
                 request = dict(response.get("UnprocessedKeys") or {})
         return found
 
-    # --- projections ----------------------------------------------------------------------
 
-    def get_summary(self, event_id: str) -> Summary:
+class SummaryTable:
+    """The per-event summaries in the projection table, read-only (the projector writes them)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    @classmethod
+    def connect(cls, table_name: str) -> SummaryTable:
+        return cls(boto3.client("dynamodb"), table_name)
+
+    def get(self, event_id: str) -> Summary:
         response = self._client.get_item(
             TableName=self._table,
             Key=to_ddb({"pk": keys.event_pk(event_id), "sk": keys.SUMMARY_SK}),
@@ -361,7 +372,7 @@ class LedgerTable:
         item = response.get("Item")
         return Summary() if item is None else summary_from_item(from_ddb(item))
 
-    def summaries(self, event_ids: Iterable[str]) -> dict[str, Summary]:
+    def many(self, event_ids: Iterable[str]) -> dict[str, Summary]:
         ids = list(dict.fromkeys(event_ids))
         result = {event_id: Summary() for event_id in ids}
         for start in range(0, len(ids), 100):

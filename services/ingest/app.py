@@ -31,6 +31,7 @@ from shared.models import (
     VoidView,
 )
 from shared.repository import LedgerTable
+from shared.responses import Answers, ref, responses_for, success
 from shared.revocations import Revocations
 from shared.timeutil import iso_z, utc_now
 
@@ -42,11 +43,57 @@ ACCESS: Access = {
     "POST /api/g/{event_id}/closeouts": Role.ADMIN,
 }
 
+_LOGGED = success("The payment, as logged", ref("LogPaymentResponse"))
+_LOG_REPLAYED = success(
+    "A retry: this payment_id was already logged with the same body; the original result",
+    ref("LogPaymentResponse"),
+)
+_LOG_ERRORS = {
+    400: "the event id is malformed, the amount is over the maximum or received_at is ahead",
+    404: "No event with this id",
+    409: "This payment_id was already used for a different payment",
+}
+# What each route answers; the guard's and API Gateway's statuses are added by responses_for.
+RESPONSES = responses_for(
+    ACCESS,
+    {
+        "POST /api/events": Answers(
+            {201: success("The event, as created", ref("EventView"))},
+            {409: "An event with this name already exists on that date"},
+        ),
+        "POST /api/g/{event_id}/payment": Answers({201: _LOGGED, 200: _LOG_REPLAYED}, _LOG_ERRORS),
+        "POST /api/payment/log": Answers({201: _LOGGED, 200: _LOG_REPLAYED}, _LOG_ERRORS),
+        "POST /api/g/{event_id}/payments/{payment_id}/void": Answers(
+            {201: success("The void, as recorded", ref("VoidResponse"))},
+            {
+                400: "the event id or payment id is malformed",
+                404: "No such payment in this event",
+                409: "This payment was already voided",
+            },
+        ),
+        "POST /api/g/{event_id}/closeouts": Answers(
+            {
+                201: success("The close-out, as recorded", ref("CloseoutView")),
+                200: success(
+                    "A retry: this closeout_id was already used with the same body; the "
+                    "original close-out",
+                    ref("CloseoutView"),
+                ),
+            },
+            {
+                400: "the event id is malformed, or counts differ from the ledger without a note",
+                404: "No event with this id",
+                409: "This closeout_id was already used for a different close-out",
+            },
+        ),
+    },
+)
+
 
 def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolver:
     app = create_app(allowed_origin=config.allowed_origin)
 
-    @app.post("/api/events")
+    @app.post("/api/events", responses=RESPONSES["POST /api/events"])
     def create_event(body: Annotated[CreateEventRequest, Body()]) -> Any:
         event = logic.create_event(table, body, current_caller(app), utc_now())
         logger.info("event created", extra={"event_id": event.event_id})
@@ -60,15 +107,18 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
         )
         return json_response(201 if outcome.created else 200, outcome.response.model_dump())
 
-    @app.post("/api/g/<event_id>/payment")
+    @app.post("/api/g/<event_id>/payment", responses=RESPONSES["POST /api/g/{event_id}/payment"])
     def log_payment(event_id: str, body: Annotated[LogPaymentRequest, Body()]) -> Any:
         return _log(event_id, body)
 
-    @app.post("/api/payment/log")
+    @app.post("/api/payment/log", responses=RESPONSES["POST /api/payment/log"])
     def log_payment_by_body(body: Annotated[LogPaymentByBodyRequest, Body()]) -> Any:
         return _log(body.event_id, body)
 
-    @app.post("/api/g/<event_id>/payments/<payment_id>/void")
+    @app.post(
+        "/api/g/<event_id>/payments/<payment_id>/void",
+        responses=RESPONSES["POST /api/g/{event_id}/payments/{payment_id}/void"],
+    )
     def void_payment(event_id: str, payment_id: str, body: Annotated[VoidRequest, Body()]) -> Any:
         void = logic.void_payment(table, event_id, payment_id, body, current_caller(app), utc_now())
         logger.info("payment voided", extra={"event_id": event_id, "payment_id": payment_id})
@@ -77,7 +127,9 @@ def build_app(config: IngestConfig, table: LedgerTable) -> APIGatewayHttpResolve
         )
         return json_response(201, VoidResponse(payment_id=payment_id, void=view).model_dump())
 
-    @app.post("/api/g/<event_id>/closeouts")
+    @app.post(
+        "/api/g/<event_id>/closeouts", responses=RESPONSES["POST /api/g/{event_id}/closeouts"]
+    )
     def close_out(event_id: str, body: Annotated[CloseoutRequest, Body()]) -> Any:
         outcome = logic.close_out(table, event_id, body, current_caller(app), utc_now())
         closeout = outcome.closeout

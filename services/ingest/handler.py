@@ -8,6 +8,6 @@ from shared.revocations import Revocations
 _config = load_config(IngestConfig)
 lambda_handler = make_handler(
     _config,
-    LedgerTable.connect(_config.table_name),
+    LedgerTable.connect(_config.ledger_table_name),
     Revocations.connect(_config.revocations_table_name),
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import validators
 from shared.auth import Caller
 from shared.config import IngestConfig
 from shared.errors import (
@@ -17,7 +18,7 @@ from shared.errors import (
     PaymentNotFound,
     ValidationFailed,
 )
-from shared.ids import is_event_id, is_uuid7, make_event_id, new_payment_id
+from shared.ids import make_event_id, new_payment_id
 from shared.models import (
     Closeout,
     CloseoutRequest,
@@ -56,12 +57,6 @@ def create_event(
     return event
 
 
-def require_event_id(event_id: str) -> str:
-    if not is_event_id(event_id):
-        raise ValidationFailed.field("event_id", "must look like 2026-05-23-corporate-mixer")
-    return event_id
-
-
 def _digest(fields: dict[str, Any]) -> str:
     """What makes two submissions of one idempotency key "the same request"."""
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
@@ -88,7 +83,7 @@ def log_payment(
 ) -> Logged:
     """Record one payment. The client's payment_id makes retries safe: the same id and body
     return the original result, the same id with another body is a conflict."""
-    require_event_id(event_id)
+    validators.check("event_id", validators.event_id, event_id)
     if request.amount > config.max_payment_cents:
         raise ValidationFailed.field(
             "amount", f"must be at most {format_cents(config.max_payment_cents)}"
@@ -138,9 +133,8 @@ def void_payment(
     now: datetime,
 ) -> Void:
     """Cancel a payment with a new immutable VOID# record; the payment itself stays as it was."""
-    require_event_id(event_id)
-    if not is_uuid7(payment_id):
-        raise ValidationFailed.field("payment_id", "must be a payment id from this API")
+    validators.check("event_id", validators.event_id, event_id)
+    validators.check("payment_id", validators.payment_id, payment_id)
     payment = table.get_payment(event_id, payment_id)
     if payment is None:
         raise PaymentNotFound(payment_id)
@@ -180,7 +174,7 @@ def close_out(
 ) -> ClosedOut:
     """Check the books: what the ledger recorded per method (net of voids) against what was
     counted, written as an immutable CLOSEOUT# record. A difference needs a note."""
-    require_event_id(event_id)
+    validators.check("event_id", validators.event_id, event_id)
     counted = request.counted.cents()
     event = table.get_event(event_id)
     if event is None:

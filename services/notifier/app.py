@@ -7,6 +7,11 @@ the audience: a redelivered record, whatever its eventID, finds the mail already
 retried record re-sends only the mails that failed. A record whose mail failed is reported as
 a batch item failure: Lambda retries it (bisecting the batch) and finally hands it to the
 on-failure queue.
+
+A receipt that cannot go out is never dropped quietly: a patron address the e-mail rule refuses
+(a ledger item older than the rule) or a permanent refusal from the relay is logged as a warning
+with the payment id and the masked address, and counted in the `ReceiptsNotSent` metric (every
+invocation reports it, zero included). The admins' mails are not affected.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -40,6 +47,8 @@ from shared.mail import (
     SesV2Sender,
     SmtpSender,
     SpoolingSender,
+    address_of,
+    masked_address,
 )
 from shared.observability import get_logger
 from shared.stream import LedgerEntry, MalformedRecord, parse_record, sequence_number
@@ -50,6 +59,8 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 # Stable across deployments and function renames, unlike Powertools' default (function name).
 IDEMPOTENCY_KEY_PREFIX = "scc-notifier#mail"
+RECEIPTS_NOT_SENT = "ReceiptsNotSent"
+RECORDS_UNREADABLE = "LedgerRecordsUnreadable"
 
 
 def build_sender(
@@ -95,16 +106,27 @@ def _already_sent(response: Any, idempotent_data: DataRecord) -> Any:
     return response
 
 
+def _without(text: str, address: str) -> str:
+    """`text` (a relay's refusal may quote the recipient) with `address` masked."""
+    return text.replace(address, masked_address(address)) if address else text
+
+
 def make_handler(
     config: NotifierConfig,
     sender: MailSender,
     idempotency_persistence: BasePersistenceLayer,
+    metrics: Metrics | None = None,
 ) -> Handler:
     """The Lambda entry point for a configuration and its adapters (tests build one per case).
 
     `idempotency_persistence` must not be shared with another IdempotencyConfig: Powertools
-    configures a persistence layer once, with the first config that uses it.
+    configures a persistence layer once, with the first config that uses it. `metrics` takes
+    its namespace and service from POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME
+    (template.yaml); its EMF lines go to the function's log.
     """
+    metrics = metrics or Metrics()
+    receipts_not_sent: list[str] = []  # this invocation's payment ids
+    unreadable: list[str] = []  # this invocation's unreadable records (sequence numbers)
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams,
         # All records failing is reported like any partial failure (same retries, bisection,
@@ -135,7 +157,9 @@ def make_handler(
         try:
             entry = parse_record(record.raw_event)
         except MalformedRecord as exc:
-            # A poison record: reported as failed, retried, then left in the on-failure queue.
+            # A poison record can never be mailed: retrying it would hold back every mail
+            # behind it (the mapping retries until a record is 6 h old). Logged and counted;
+            # the projector fails the same record into the on-failure queue.
             logger.error(
                 "unreadable ledger record",
                 extra={
@@ -143,7 +167,8 @@ def make_handler(
                     "reason": str(exc),
                 },
             )
-            raise
+            unreadable.append(sequence_number(record.raw_event))
+            return
         if entry is None:
             logger.debug("record ignored", extra={"event_name": record.raw_event.get("eventName")})
             return
@@ -154,11 +179,27 @@ def make_handler(
         finally:
             logger.remove_keys(["event_id", "payment_id", "kind"])
 
+    def _receipt_not_sent(payment_id: str, recipient: str, reason: str, error: str) -> None:
+        logger.warning(
+            "receipt not sent",
+            extra={
+                "audience": "patron",
+                "payment_id": payment_id,
+                "recipient": recipient,
+                "error": error,
+                "reason": reason,
+            },
+        )
+        receipts_not_sent.append(payment_id)
+
     def _send_all(entry: LedgerEntry, pk: str, sk: str) -> None:
+        mails = compose.mails_for(entry, sender=config.sender, admins=config.admin_recipients)
+        for unsendable in mails.not_sendable:
+            _receipt_not_sent(
+                entry.payment_id, unsendable.recipient, unsendable.reason, "InvalidAddress"
+            )
         first_error: MailError | None = None
-        for outgoing in compose.mails_for(
-            entry, sender=config.sender, admins=config.admin_recipients
-        ):
+        for outgoing in mails.outgoing:
             try:
                 send_once(
                     mail={"pk": pk, "sk": sk, "audience": outgoing.audience},
@@ -166,6 +207,20 @@ def make_handler(
                 )
             except MailError as exc:
                 # Keep going: the patron's receipt need not wait for the admins' notice.
+                if outgoing.audience == "patron" and isinstance(exc, PermanentMailError):
+                    # Refused for good (a mailbox that does not exist): retrying cannot help,
+                    # so the record does not fail; the receipt is logged and counted.
+                    to = address_of(outgoing.message.to[0])
+                    _receipt_not_sent(
+                        entry.payment_id,
+                        masked_address(to),
+                        _without(str(exc), to),
+                        exc.__class__.__name__,
+                    )
+                    continue
+                # Otherwise the record fails and is retried (an outage, throttling, a sender
+                # the relay refuses: the admins' mail waits until it can go out).
+                first_error = first_error or exc
                 level = logger.error if isinstance(exc, PermanentMailError) else logger.warning
                 level(
                     "mail not sent",
@@ -175,17 +230,28 @@ def make_handler(
                         "reason": str(exc),
                     },
                 )
-                first_error = first_error or exc
         if first_error is not None:
             raise first_error
 
     @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Lets an in-progress idempotency record expire with this invocation if it times out.
         idempotency.register_lambda_context(context)
-        response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        receipts_not_sent.clear()
+        unreadable.clear()
+        try:
+            response = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        finally:
+            # Zero included, so the series is continuous; flushed by log_metrics.
+            metrics.add_metric(
+                name=RECEIPTS_NOT_SENT, unit=MetricUnit.Count, value=len(receipts_not_sent)
+            )
+            metrics.add_metric(
+                name=RECORDS_UNREADABLE, unit=MetricUnit.Count, value=len(unreadable)
+            )
         return dict(response)
 
     return lambda_handler

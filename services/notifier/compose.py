@@ -8,18 +8,19 @@ in the HTML part and flattened to one line wherever it lands in a header, so a n
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from shared import keys
-from shared.mail import MailMessage, header_safe, is_address
+from shared.ids import is_event_id
+from shared.mail import MailMessage, header_safe, masked_address
 from shared.models import PAYMENT_METHODS, Closeout, Payment, Void
 from shared.money import format_cents
 from shared.stream import LedgerEntry
 from shared.timeutil import iso_z
+from shared.validators import email_address
 
 Audience = Literal["admins", "patron"]
 
@@ -34,7 +35,6 @@ CURRENCY_SYMBOLS = {
 }
 _SUBJECT_NAME_MAX = 60
 _SUBJECT_MAX = 200
-_EVENT_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})-([a-z0-9-]+)$")
 _METHOD_LABELS = {
     "cash": "Cash",
     "card": "Card",
@@ -52,6 +52,24 @@ class Outgoing:
     message: MailMessage
 
 
+@dataclass(frozen=True)
+class NotSendable:
+    """A mail a ledger entry calls for that cannot go out: the patron's address in the ledger
+    item is not one the e-mail rule accepts (items written before the rule, or by hand)."""
+
+    audience: Audience
+    reason: str
+    recipient: str  # masked: j***@example.com
+
+
+@dataclass(frozen=True)
+class Mails:
+    """What one ledger entry causes: the mails to send, and those that cannot be sent."""
+
+    outgoing: list[Outgoing]
+    not_sendable: list[NotSendable]
+
+
 # --- formatting helpers ----------------------------------------------------------------------
 
 
@@ -67,10 +85,10 @@ def money(cents: int, currency: str) -> str:
 
 def event_title(event_id: str) -> str:
     """ "2026-05-23-corporate-mixer" -> "Corporate Mixer" (the ledger item carries only the id)."""
-    match = _EVENT_ID.fullmatch(event_id)
-    if match is None:
+    if not is_event_id(event_id):
         return event_id
-    return " ".join(word.capitalize() for word in match.group(2).split("-") if word)
+    slug = event_id[len("YYYY-MM-DD-") :]
+    return " ".join(word.capitalize() for word in slug.split("-"))
 
 
 def event_label(event_id: str) -> str:
@@ -183,7 +201,7 @@ def payment_mail(payment: Payment, *, sender: str, admins: Sequence[str]) -> Mai
         f"Payment logged: {amount} from {_name_for_subject(payment.patron_name)}",
         f"— {event_label(payment.event_id)}",
     )
-    patron_email = payment.patron_email if _usable_address(payment.patron_email) else None
+    patron_email = _usable_address(payment.patron_email)
     rows = [
         ("Event", event_label(payment.event_id)),
         ("Patron", _line(payment.patron_name)),
@@ -267,12 +285,9 @@ def closeout_mail(closeout: Closeout, *, sender: str, admins: Sequence[str]) -> 
     return _mail(sender, tuple(admins), subject, intro, rows, key=key)
 
 
-def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
-    """The patron's receipt, or None without a usable patron address. It leaves out what is
-    internal (notes, who logged it)."""
-    if not _usable_address(payment.patron_email):
-        return None
-    assert payment.patron_email is not None
+def payment_receipt(payment: Payment, *, sender: str, to: str) -> MailMessage:
+    """The patron's receipt, to `to` (the patron's address as the e-mail rule normalises it).
+    It leaves out what is internal (notes, who logged it)."""
     amount = money(payment.amount_cents, payment.currency)
     title = event_title(payment.event_id)
     subject = _subject(f"Payment received: {amount} — {title}")
@@ -287,23 +302,42 @@ def payment_receipt(payment: Payment, *, sender: str) -> MailMessage | None:
     intro = f"Hello {_line(payment.patron_name)}, thank you: we received your payment of {amount}."
     outro = "Please keep this e-mail as your receipt."
     key = _mail_key(payment.event_id, keys.payment_sk(payment.payment_id), "patron")
-    return _mail(sender, (payment.patron_email,), subject, intro, rows, outro, key=key)
+    return _mail(sender, (to,), subject, intro, rows, outro, key=key)
 
 
-def _usable_address(address: str | None) -> bool:
-    return bool(address) and is_address(str(address))
+def _usable_address(address: str | None) -> str | None:
+    """The address normalised by the e-mail rule, or None when there is none or it fails."""
+    if not address:
+        return None
+    try:
+        return email_address(address)
+    except ValueError:
+        return None
 
 
-def mails_for(entry: LedgerEntry, *, sender: str, admins: Sequence[str]) -> list[Outgoing]:
+def _receipt(payment: Payment, *, sender: str) -> Outgoing | NotSendable | None:
+    """The patron's receipt; why it cannot be sent; or None when the patron left no address."""
+    if not payment.patron_email:
+        return None
+    try:
+        to = email_address(payment.patron_email)
+    except ValueError as exc:
+        return NotSendable("patron", str(exc), masked_address(payment.patron_email))
+    return Outgoing("patron", payment_receipt(payment, sender=sender, to=to))
+
+
+def mails_for(entry: LedgerEntry, *, sender: str, admins: Sequence[str]) -> Mails:
     """Every mail one ledger entry causes: the admins' notice (payment, void or close-out
-    sheet), and for a payment with a patron address, the patron's receipt."""
+    sheet), and for a payment with a patron address, the patron's receipt (or, when that
+    address fails the e-mail rule, why it cannot be sent)."""
     if entry.payment is not None:
-        mails = [Outgoing("admins", payment_mail(entry.payment, sender=sender, admins=admins))]
-        receipt = payment_receipt(entry.payment, sender=sender)
-        if receipt is not None:
-            mails.append(Outgoing("patron", receipt))
-        return mails
+        notice = Outgoing("admins", payment_mail(entry.payment, sender=sender, admins=admins))
+        receipt = _receipt(entry.payment, sender=sender)
+        if isinstance(receipt, NotSendable):
+            return Mails([notice], [receipt])
+        return Mails([notice] if receipt is None else [notice, receipt], [])
     if entry.closeout is not None:
-        return [Outgoing("admins", closeout_mail(entry.closeout, sender=sender, admins=admins))]
+        sheet = closeout_mail(entry.closeout, sender=sender, admins=admins)
+        return Mails([Outgoing("admins", sheet)], [])
     assert entry.void is not None
-    return [Outgoing("admins", void_mail(entry.void, sender=sender, admins=admins))]
+    return Mails([Outgoing("admins", void_mail(entry.void, sender=sender, admins=admins))], [])

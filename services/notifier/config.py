@@ -18,13 +18,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shared.config import ConfigError
-from shared.mail import (
-    DEFAULT_SMTP_PORTS,
-    SmtpSecurity,
-    is_address,
-    parse_mailbox,
-)
+from shared.mail import DEFAULT_SMTP_PORTS, SmtpSecurity, parse_mailbox
 from shared.secrets import Fetch, collect_secrets, ssm_fetch
+from shared.validators import email_address, is_email_address
 
 # The stream keeps records 24 h; an idempotency record must outlive any redelivery of them.
 MIN_IDEMPOTENCY_TTL_SECONDS = 25 * 3600
@@ -67,11 +63,15 @@ def _recipient_list(value: str) -> tuple[str, ...]:
     for position, entry in enumerate(entries, start=1):
         if not entry:
             continue
-        if not is_address(entry):
+        try:
+            address = email_address(entry)
+        except ValueError:
             # The position, not the value: the message must be safe to log anywhere.
-            raise ValueError(f"entry {position} is not an e-mail address like name@example.com")
-        if entry.lower() not in (r.lower() for r in recipients):
-            recipients.append(entry)
+            raise ValueError(
+                f"entry {position} is not an e-mail address like name@example.com"
+            ) from None
+        if address.lower() not in (r.lower() for r in recipients):
+            recipients.append(address)
     if not recipients:
         raise ValueError("must list at least one e-mail address (comma-separated)")
     if len(recipients) > MAX_RECIPIENTS:
@@ -176,8 +176,8 @@ def _build(env: _Environment) -> NotifierConfig:
                 problems, "ADMIN_NOTIFY_EMAILS", "(or SCC_GMAIL_TO) when EMAIL_TRANSPORT is smtp"
             )
         sender = env.smtp_from or env.ses_sender
-        if sender is None and smtp is not None and smtp.username and is_address(smtp.username):
-            sender = smtp.username
+        if sender is None and smtp is not None and smtp.username:
+            sender = email_address(smtp.username) if is_email_address(smtp.username) else None
         if sender is None:
             _required(
                 problems,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from shared.auth import SIGN_IN_AGAIN
 from shared.errors import (
@@ -261,6 +261,10 @@ def _cognito_errors(
     else (a throttled or broken service) propagates and becomes a 500 with nothing saved."""
     try:
         yield
+    except ParamValidationError:
+        # botocore refuses, before sending, a value Cognito's API cannot take (a length out of
+        # its bounds): the request's input is at fault, not the service.
+        raise ValidationFailed("Cognito refused the request: a value is out of bounds") from None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")

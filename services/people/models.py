@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from shared.models import EMAIL_MAX, Email, Request, visible_text
+from shared.models import Email, Request, visible_text
+from shared.validators import EMAIL_MAX
 
 PERSON_NAME_MAX = 120
 # Cognito's own bounds: the pool's policy sets the minimum (12), Cognito caps at 256.
@@ -15,6 +16,9 @@ PASSWORD_MAX = 256
 
 RoleName = Literal["admin", "crew"]
 PersonName = Annotated[str, Field(max_length=4 * PERSON_NAME_MAX), visible_text(PERSON_NAME_MAX)]
+# A person's sign-in address: the one e-mail rule, then all lower case, like the address the
+# API reads from a caller's token (shared.auth), so one person is one spelling.
+PersonEmail = Annotated[Email, AfterValidator(str.lower)]
 # Sign-in takes what was typed: the pool decides whether it names anyone.
 TypedEmail = Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
@@ -28,7 +32,8 @@ class LoginRequest(Request):
 
 class ChallengeRequest(Request):
     email: TypedEmail
-    session: Annotated[str, Field(min_length=1, max_length=4096)]
+    # Cognito's bounds for a session: anything else cannot be one it issued.
+    session: Annotated[str, Field(min_length=20, max_length=2048)]
     challenge: Literal["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA"]
     new_password: NewPassword | None = None
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
@@ -49,7 +54,7 @@ class ResetPasswordRequest(Request):
 
 
 class InviteRequest(Request):
-    email: Email
+    email: PersonEmail
     name: PersonName
     role: RoleName
 

@@ -1,10 +1,14 @@
-"""ProjectorFunction: stream batch -> summaries, partial batch failures via Powertools."""
+"""ProjectorFunction: stream batch -> summaries, partial batch failures via Powertools; ledger
+tampering logged with the old image and counted (metric LedgerTamperDetected, alarmed on)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -26,7 +30,10 @@ class RecordNotProjected(RuntimeError):
     """Marks a record for redelivery (Lambda retries from the first failed sequence number)."""
 
 
-def make_handler(store: ProjectionStore) -> Handler:
+def make_handler(store: ProjectionStore, metrics: Metrics | None = None) -> Handler:
+    """``metrics`` takes its namespace and service from POWERTOOLS_METRICS_NAMESPACE and
+    POWERTOOLS_SERVICE_NAME (template.yaml); its EMF lines go to the function's log."""
+    metrics = metrics or Metrics()
     # A batch in which every record failed is reported like any partial failure (Lambda
     # retries from the first failed record) rather than as an invocation error.
     processor = BatchProcessor(
@@ -34,10 +41,22 @@ def make_handler(store: ProjectionStore) -> Handler:
     )
 
     @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The whole batch is grouped per event first (one transaction per event), then the
         # processor reports the records that did not make it as batch item failures.
-        outcome = project_batch(store, event.get("Records") or [], utc_now())
+        records = event.get("Records") or []
+        now = utc_now()
+        outcome = project_batch(store, records, now)
+        for change in outcome.tampered:
+            logger.error("ledger item changed after it was written", extra=change.log_fields())
+        metrics.add_metric(
+            name="LedgerTamperDetected", unit=MetricUnit.Count, value=len(outcome.tampered)
+        )
+        metrics.add_metric(name="RecordsProjected", unit=MetricUnit.Count, value=outcome.applied)
+        lag = projection_lag_ms(records, now)
+        if lag is not None:
+            metrics.add_metric(name="ProjectionLag", unit=MetricUnit.Milliseconds, value=lag)
         logger.info(
             "batch projected",
             extra={
@@ -46,6 +65,7 @@ def make_handler(store: ProjectionStore) -> Handler:
                 "ignored": outcome.ignored,
                 "failed": len(outcome.failed),
                 "transactions": outcome.transactions,
+                "tampered": len(outcome.tampered),
             },
         )
 
@@ -60,3 +80,16 @@ def make_handler(store: ProjectionStore) -> Handler:
         return dict(response)
 
     return lambda_handler
+
+
+def projection_lag_ms(records: list[dict[str, Any]], now: datetime) -> int | None:
+    """How long the batch's oldest record waited on the stream (ApproximateCreationDateTime is
+    in whole seconds), or None when no record carries the time."""
+    times = [
+        float(stamp)
+        for record in records
+        if (stamp := (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")) is not None
+    ]
+    if not times:
+        return None
+    return max(0, int((now.timestamp() - min(times)) * 1000))

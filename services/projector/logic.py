@@ -1,4 +1,5 @@
-"""Projector: a batch of stream records -> per-event summary deltas, exactly once."""
+"""Projector: a batch of stream records -> per-event summary deltas, exactly once; and any
+change to a ledger item (never legitimate) reported as tampering."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.projector.tamper import LedgerChange, ledger_change
 from shared.observability import get_logger
 from shared.projection_store import ProjectionRetryExhausted, ProjectionStore, group_by_event
 from shared.stream import LedgerEntry, MalformedRecord, parse_record, sequence_number
@@ -23,6 +25,7 @@ class BatchOutcome:
     already_applied: int = 0
     ignored: int = 0
     transactions: int = 0
+    tampered: list[LedgerChange] = field(default_factory=list)
 
 
 def project_batch(
@@ -36,6 +39,11 @@ def project_batch(
     outcome = BatchOutcome()
     entries: list[LedgerEntry] = []
     for record in records:
+        change = ledger_change(record)
+        if change is not None:
+            # Reported, not retried: redelivering a change cannot undo it.
+            outcome.tampered.append(change)
+            continue
         try:
             entry = parse_record(record)
         except MalformedRecord as exc:

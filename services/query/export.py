@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from shared.errors import EventNotFound
 from shared.models import Event, Payment, Void
@@ -118,6 +120,15 @@ def range_export(table: LedgerTable, start: date, end: date) -> Export:
     rows = (row for event in table.list_events() for row in event_rows(table, event, in_range))
     text, count = render(rows)
     return Export(f"payments-{start.isoformat()}-to-{end.isoformat()}.csv", text, count)
+
+
+class ExportLink(BaseModel):
+    """The answer for an export too big for a Lambda response: a presigned link to the CSV."""
+
+    status: Literal["exported"] = "exported"
+    url: str
+    expires_at: str
+    rows: int
 
 
 def fits_inline(export: Export, max_bytes: int) -> bool:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from services.query import export
+from shared import validators
 from shared.errors import EventNotFound, ValidationFailed
-from shared.ids import is_event_id
 from shared.models import (
     PATRON_NAME_MAX,
     PAYMENT_METHODS,
@@ -19,43 +18,33 @@ from shared.models import (
     PaymentView,
     SummaryView,
 )
-from shared.repository import LedgerTable, PaymentFilter
+from shared.repository import LedgerTable, PaymentFilter, SummaryTable
 from shared.text import clean_text
 from shared.timeutil import parse_iso_z
 
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
 
 def _require_event_id(event_id: str) -> str:
-    if not is_event_id(event_id):
-        raise ValidationFailed.field("event_id", "must look like 2026-05-23-corporate-mixer")
-    return event_id
+    return validators.check("event_id", validators.event_id, event_id)
 
 
-def list_events(table: LedgerTable) -> EventList:
+def list_events(table: LedgerTable, summaries: SummaryTable) -> EventList:
     """The events with their totals (only signed-in people reach this: the routes need a role)."""
     events = table.list_events()
-    summaries = table.summaries(event.event_id for event in events)
-    return EventList(events=[EventView.of(e, summaries[e.event_id]) for e in events])
+    totals = summaries.many(event.event_id for event in events)
+    return EventList(events=[EventView.of(e, totals[e.event_id]) for e in events])
 
 
-def get_event(table: LedgerTable, event_id: str) -> EventView:
+def get_event(table: LedgerTable, summaries: SummaryTable, event_id: str) -> EventView:
     event = table.get_event(_require_event_id(event_id))
     if event is None:
         raise EventNotFound(event_id)
-    return EventView.of(event, table.get_summary(event_id))
+    return EventView.of(event, summaries.get(event_id))
 
 
 def _day(name: str, value: str | None) -> date | None:
     if value is None or not value.strip():
         return None
-    text = value.strip()
-    if _ISO_DATE.fullmatch(text) is None:
-        raise ValidationFailed.field(name, "must be a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed.field(name, "must be a real calendar date") from None
+    return validators.check(name, validators.calendar_date, value.strip())
 
 
 def payment_filter(
@@ -85,6 +74,7 @@ def payment_filter(
 
 def payment_page(
     table: LedgerTable,
+    summaries: SummaryTable,
     event_id: str,
     *,
     limit: int,
@@ -95,7 +85,7 @@ def payment_page(
     if event is None:
         raise EventNotFound(event_id)
     page = table.payment_page(event_id, limit=limit, cursor=cursor, filters=filters)
-    summary = table.get_summary(event_id)
+    summary = summaries.get(event_id)
     closed_at = None if summary.closeout is None else parse_iso_z(summary.closeout.closed_at)
     return PaymentPage(
         event=EventView.of(event, summary),

@@ -32,7 +32,7 @@ def test_the_frontend_index_is_served_as_html(local_stack: StackProcess) -> None
 
     assert reply.status == 200
     assert reply.header("content-type").startswith("text/html")
-    # Relative, so the same files also work under a path prefix (the /_staging/ slot)
+    # Relative: served at the site root, the page's `app.js` and `api/...` resolve under `/`
     assert b'<script type="module" src="app.js">' in reply.raw
     assert "script-src 'self'" in reply.header("content-security-policy")
 

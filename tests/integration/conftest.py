@@ -2,7 +2,8 @@
 template.yaml.
 
 The template is translated once per session (SAM's translator); each test gets a fresh
-in-process moto with the `PaymentsTable` created exactly as the template declares it.
+in-process moto with the ledger, projection and revocations tables created exactly as the
+template declares them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from devstack.cognito import add_person, cognito_rules, provision_cognito
 from devstack.intrinsics import Resolver, ResourceValues
 from devstack.template import create_table, load_template, translate
 from services.people.directory import Directory
-from shared.repository import LedgerTable
+from shared.repository import LedgerTable, SummaryTable
 from shared.revocations import Revocations
 from tests.integration.support import (
     ADMIN_EMAIL,
@@ -33,6 +34,8 @@ from tests.integration.support import (
     CREW_EMAIL,
     CREW_PASSWORD,
     HANDLER_FACTORIES,
+    PROJECTION_LOGICAL_ID,
+    PROJECTION_TABLE_NAME,
     REVOCATIONS_LOGICAL_ID,
     REVOCATIONS_TABLE_NAME,
     TABLE_LOGICAL_ID,
@@ -69,9 +72,18 @@ def _fake_aws_credentials() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in _AWS_ENV.items():
             patch.setenv(name, value)
+        # What every function gets from the template's Globals, for handlers built in-process.
+        for name, value in _global_environment().items():
+            patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         yield
+
+
+def _global_environment() -> dict[str, str]:
+    """The template's Globals variables that are plain strings (the Powertools settings)."""
+    variables = load_template(TEMPLATE_PATH)["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
 
 
 @pytest.fixture(scope="session")
@@ -126,10 +138,11 @@ def template_routes(sam_template: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 @pytest.fixture
 def ddb(translated_template: dict[str, Any], _boto_session: boto3.Session) -> Iterator[Any]:
-    """A DynamoDB client on a fresh in-process moto holding the template's table."""
+    """A DynamoDB client on a fresh in-process moto holding the template's tables."""
     with mock_aws():
         client = _boto_session.client("dynamodb", region_name=REGION)
         create_table(client, translated_template, TABLE_LOGICAL_ID, TABLE_NAME)
+        create_table(client, translated_template, PROJECTION_LOGICAL_ID, PROJECTION_TABLE_NAME)
         create_table(client, translated_template, REVOCATIONS_LOGICAL_ID, REVOCATIONS_TABLE_NAME)
         yield client
 
@@ -258,6 +271,7 @@ def api(
     s3.create_bucket(Bucket=EXPORT_BUCKET)
     physical_ids = {
         TABLE_LOGICAL_ID: TABLE_NAME,
+        PROJECTION_LOGICAL_ID: PROJECTION_TABLE_NAME,
         REVOCATIONS_LOGICAL_ID: REVOCATIONS_TABLE_NAME,
         "UserPool": people.user_pool_id,
         "UserPoolClient": people.client_id,
@@ -265,6 +279,7 @@ def api(
     }
     adapters = Adapters(
         ledger=ledger,
+        summaries=SummaryTable(ddb, PROJECTION_TABLE_NAME),
         revocations=Revocations(ddb, REVOCATIONS_TABLE_NAME),
         directory=lambda config: Directory(
             people.cognito, user_pool_id=config.user_pool_id, client_id=config.user_pool_client_id
@@ -299,6 +314,7 @@ def api(
         contexts=contexts,
         ddb=ddb,
         table_name=TABLE_NAME,
+        projection_table_name=PROJECTION_TABLE_NAME,
         revocations_table_name=REVOCATIONS_TABLE_NAME,
         calls=dynamo_calls,
         authorize=authorize,

@@ -28,8 +28,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.awsrequest import AWSResponse
 
-from shared.mail import is_address
 from shared.models import Payment, Void
+from shared.validators import is_email_address
 from tests import builders
 from tests.builders import EVENT_ID
 
@@ -173,7 +173,7 @@ class SesFaults:
 
     client: Any
     accepted: list[dict[str, Any]] = field(default_factory=list)
-    _faults: list[tuple[str, int, Callable[[Mapping[str, Any]], bool]]] = field(
+    _faults: list[tuple[str, int, Callable[[Mapping[str, Any]], bool], str]] = field(
         default_factory=list
     )
 
@@ -190,8 +190,9 @@ class SesFaults:
         *,
         times: int = 1,
         when: Callable[[Mapping[str, Any]], bool] = lambda _params: True,
+        message: str | None = None,
     ) -> None:
-        self._faults.extend([(code, status, when)] * times)
+        self._faults.extend([(code, status, when, message or f"injected {code}")] * times)
 
     def clear(self) -> None:
         self._faults.clear()
@@ -201,13 +202,13 @@ class SesFaults:
 
     def _answer(self, context: dict[str, Any], **_: Any) -> Any:
         params = context.get("ses_faults_params", {})
-        for index, (code, status, when) in enumerate(self._faults):
+        for index, (code, status, when, message) in enumerate(self._faults):
             if when(params):
                 del self._faults[index]
                 headers: Any = {}
                 http = AWSResponse("https://email.amazonaws.com/", status, headers, _EmptyBody())
                 parsed = {
-                    "Error": {"Code": code, "Message": f"injected {code}"},
+                    "Error": {"Code": code, "Message": message},
                     "ResponseMetadata": {"HTTPStatusCode": status},
                 }
                 return http, parsed
@@ -263,7 +264,7 @@ class RecordingHandler:
         with self._lock:
             if self.fail_rcpt_with:
                 return self.fail_rcpt_with.pop(0)
-        if not is_address(address):
+        if not is_email_address(address):
             return "550 5.1.1 Recipient address rejected: malformed"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -27,7 +27,7 @@ from services.people.directory import Directory
 from services.query import app as query_app
 from shared.config import IngestConfig, PeopleConfig, QueryConfig
 from shared.ids import new_payment_id
-from shared.repository import LedgerTable
+from shared.repository import LedgerTable, SummaryTable
 from shared.revocations import Revocations
 
 ADMIN_EMAIL = "admin@scc.example"
@@ -36,6 +36,8 @@ CREW_EMAIL = "deckhand@scc.example"
 CREW_PASSWORD = "rope and anchor and sail"
 TABLE_LOGICAL_ID = "PaymentsTable"
 TABLE_NAME = "scc-it-PaymentsTable-TEST"
+PROJECTION_LOGICAL_ID = "ProjectionTable"
+PROJECTION_TABLE_NAME = "scc-it-ProjectionTable-TEST"
 REVOCATIONS_LOGICAL_ID = "RevocationsTable"
 REVOCATIONS_TABLE_NAME = "scc-it-RevocationsTable-TEST"
 ALLOWED_ORIGIN = "http://localhost:8000"
@@ -55,6 +57,7 @@ class Adapters:
     """What a handler module builds at cold start, made on the test's moto instead."""
 
     ledger: LedgerTable
+    summaries: SummaryTable
     revocations: Revocations
     directory: Callable[[PeopleConfig], Directory]
 
@@ -70,7 +73,7 @@ HANDLER_FACTORIES: dict[str, tuple[type[BaseModel], HandlerFactory]] = {
     ),
     "services.query.handler.lambda_handler": (
         QueryConfig,
-        lambda config, a: query_app.make_handler(config, a.ledger, a.revocations),
+        lambda config, a: query_app.make_handler(config, a.ledger, a.summaries, a.revocations),
     ),
     "services.people.handler.lambda_handler": (
         PeopleConfig,
@@ -372,6 +375,7 @@ class Api:
         contexts: Mapping[str, LambdaContext],
         ddb: Any,
         table_name: str,
+        projection_table_name: str,
         revocations_table_name: str,
         calls: DynamoCalls,
         authorize: Authorize,
@@ -384,6 +388,7 @@ class Api:
         self._contexts = contexts
         self.ddb = ddb
         self.table_name = table_name
+        self.projection_table_name = projection_table_name
         self.revocations_table_name = revocations_table_name
         self.calls = calls
         self._authorize = authorize

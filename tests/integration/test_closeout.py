@@ -165,7 +165,7 @@ def test_payments_logged_after_the_current_close_out_are_marked(
     # Given a close-out the projector has made current
     sheet = _close(api, takings, admin_token).body
     item = next(i for i in api.table_items() if str(i["sk"]).startswith("CLOSEOUT#"))
-    _project(ddb, api.table_name, takings, closeout_from_item(item))
+    _project(ddb, api.projection_table_name, takings, closeout_from_item(item))
 
     # When a late payment arrives
     late = _log(api, takings, admin_token, "9.00", "venmo")
@@ -203,14 +203,14 @@ def test_the_newest_close_out_stays_current_whatever_order_the_stream_delivers(
     newer = builders.a_closeout(
         event_id=seeded_event, closed_at=older.closed_at + timedelta(hours=1), note="late"
     )
-    store = _project(ddb, api.table_name, seeded_event, newer)
+    store = _project(ddb, api.projection_table_name, seeded_event, newer)
 
     # When the older one arrives afterwards (and both are redelivered, together)
-    _project(ddb, api.table_name, seeded_event, older)
-    _project(ddb, api.table_name, seeded_event, older, newer)
+    _project(ddb, api.projection_table_name, seeded_event, older)
+    _project(ddb, api.projection_table_name, seeded_event, older, newer)
 
     # Then the newer one is current and the money is untouched
-    summary = store.snapshot(seeded_event).summary
+    summary = store.projection(seeded_event).summary
     assert summary.closeout is not None
     assert summary.closeout.closeout_id == newer.closeout_id
     assert summary.payment_count == 0
@@ -220,7 +220,7 @@ def test_the_newest_close_out_stays_current_whatever_order_the_stream_delivers(
 def test_a_close_out_in_the_same_batch_as_payments_changes_no_totals(
     api: Api, seeded_event: str, ddb: Any
 ) -> None:
-    store = ProjectionStore(ddb, api.table_name, sleep=lambda _: None)
+    store = ProjectionStore(ddb, api.projection_table_name, sleep=lambda _: None)
     payment = builders.a_payment(event_id=seeded_event, amount_cents=4200)
     closeout = builders.a_closeout(event_id=seeded_event, closed_at=datetime.now(UTC))
     entries = [
@@ -244,7 +244,7 @@ def test_a_close_out_in_the_same_batch_as_payments_changes_no_totals(
     store.apply(seeded_event, entries, datetime.now(UTC))
     store.apply(seeded_event, entries, datetime.now(UTC))  # redelivered
 
-    summary = store.snapshot(seeded_event).summary
+    summary = store.projection(seeded_event).summary
     assert (summary.payment_count, summary.gross_cents) == (1, 4200)
     assert summary.closeout is not None
     assert summary.closeout.closeout_id == closeout.closeout_id

@@ -615,6 +615,23 @@ def test_given_a_disabled_person_then_reset_is_refused(
     assert error_code(error) == "NotAuthorizedException"
 
 
+def test_given_a_session_cognito_never_issued_when_its_challenge_is_answered_then_not_authorized(
+    cognito: Any, pool: dict[str, str]
+) -> None:
+    # Given a session string no sign-in handed out
+    with pytest.raises(ClientError) as error:
+        # When a new password is sent for it
+        cognito.respond_to_auth_challenge(
+            ClientId=pool["client"],
+            ChallengeName="NEW_PASSWORD_REQUIRED",
+            Session="s" * 40,
+            ChallengeResponses={"USERNAME": ADMIN_EMAIL, "NEW_PASSWORD": "Aa1!another-passphrase"},
+        )
+
+    # Then Cognito's answer: not authorized (moto alone says the resource is not found)
+    assert error_code(error) == "NotAuthorizedException"
+
+
 # --- passwords ---------------------------------------------------------------------------------
 
 

@@ -126,9 +126,14 @@ def test_references_resolve_to_parameters_defaults_and_physical_names(
 ) -> None:
     ingest = deployed.functions["IngestFunction"].environment
     query = deployed.functions["QueryFunction"].environment
+    projector = deployed.functions["ProjectorFunction"].environment
     table_name = deployed.tables["PaymentsTable"]
 
-    assert ingest["TABLE_NAME"] == query["TABLE_NAME"] == table_name
+    assert ingest["LEDGER_TABLE_NAME"] == query["LEDGER_TABLE_NAME"] == table_name
+    assert query["PROJECTION_TABLE_NAME"] == projector["PROJECTION_TABLE_NAME"]
+    assert projector["PROJECTION_TABLE_NAME"] == deployed.tables["ProjectionTable"]
+    # The projector never learns the ledger table's name: it only writes projections.
+    assert "LEDGER_TABLE_NAME" not in projector
     assert ingest["REVOCATIONS_TABLE_NAME"] == deployed.tables["RevocationsTable"]
     assert ingest["ALLOWED_ORIGIN"] == PARAMETERS["AllowedOrigin"]
     # Number parameters left at their Default arrive as Lambda would show them: strings.
@@ -272,7 +277,9 @@ def test_the_cors_configuration_is_the_templates_with_the_origin_parameter(
 # --- the table -------------------------------------------------------------------------------
 
 
-def test_the_ledger_table_has_its_keys_index_stream_and_ttl(deployed: StackInfo, aws: Any) -> None:
+def test_the_ledger_table_has_its_keys_index_and_old_images_but_no_ttl(
+    deployed: StackInfo, aws: Any
+) -> None:
     ddb = aws.client("dynamodb", region_name=REGION)
     table_name = deployed.tables["PaymentsTable"]
 
@@ -288,8 +295,29 @@ def test_the_ledger_table_has_its_keys_index_stream_and_ttl(deployed: StackInfo,
         "gsi1pk",
         "gsi1sk",
     }
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert table["StreamSpecification"] == {
+        "StreamEnabled": True,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # Nothing in the ledger may ever expire.
+    assert ttl["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_the_projection_table_expires_markers_and_has_no_stream(
+    deployed: StackInfo, aws: Any
+) -> None:
+    ddb = aws.client("dynamodb", region_name=REGION)
+    table_name = deployed.tables["ProjectionTable"]
+
+    table = ddb.describe_table(TableName=table_name)["Table"]
+    ttl = ddb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
+        "pk": "HASH",
+        "sk": "RANGE",
+    }
+    assert "StreamSpecification" not in table or not table["StreamSpecification"]["StreamEnabled"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
 
 
@@ -304,13 +332,14 @@ def test_table_create_kwargs_build_the_same_table_without_a_stack(sam: dict[str,
         table = ddb.describe_table(TableName="scc-it-ledger")["Table"]
         ttl = ddb.describe_time_to_live(TableName="scc-it-ledger")["TimeToLiveDescription"]
 
-    # Then it has the declared index, stream, billing and TTL
+    # Then it has the declared index, stream and billing, and no TTL
     kwargs = table_create_kwargs(translated, "PaymentsTable", "scc-it-ledger")
     assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["EventsByDate"]
-    assert table["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
-    assert table_ttl_attribute(translated, "PaymentsTable") == "expires_at"
-    assert ttl["AttributeName"] == "expires_at"
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert table_ttl_attribute(translated, "PaymentsTable") is None
+    assert ttl["TimeToLiveStatus"] == "DISABLED"
+    assert table_ttl_attribute(translated, "ProjectionTable") == "expires_at"
 
 
 def test_table_create_kwargs_refuse_what_is_not_a_table(sam: dict[str, Any]) -> None:

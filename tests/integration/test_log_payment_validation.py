@@ -128,11 +128,32 @@ FIELD_CASES = [
     pytest.param(
         Bad("patron_email", payment_body(patron_email="not-an-address")), id="bad-patron-email"
     ),
+    *[
+        pytest.param(Bad("patron_email", payment_body(patron_email=address)), id=name)
+        for name, address in (
+            ("patron-email-internationalised-local-part", "josé@example.com"),
+            ("patron-email-double-dot", "a@x..com"),
+            ("patron-email-leading-hyphen", "a@-x.com"),
+            ("patron-email-trailing-dot", "a@example.com."),
+            ("patron-email-inner-space", "a b@example.com"),
+            ("patron-email-space-before-at", "a @example.com"),
+            ("patron-email-display-name", "Ada <a@example.com>"),
+            ("patron-email-empty", ""),
+            ("patron-email-number", 42),
+        )
+    ],
     pytest.param(Bad("tip", payment_body(tip="5.00")), id="unknown-extra-field"),
     pytest.param(Bad("received_at", payment_body(received_at="yesterday")), id="received-at-text"),
     pytest.param(
         Bad("received_at", payment_body(received_at="2026-05-23T18:30:00")),
         id="received-at-without-offset",
+    ),
+    pytest.param(
+        Bad("received_at", payment_body(received_at=1716489000)), id="received-at-epoch-number"
+    ),
+    pytest.param(
+        Bad("received_at", payment_body(received_at="2026-02-30T18:30:00Z")),
+        id="received-at-not-a-real-day",
     ),
     pytest.param(
         Bad("received_at", payment_body(received_at="2999-01-01T00:00:00Z")),
@@ -324,9 +345,14 @@ def test_the_body_route_requires_an_event_id(api: Api, seeded_event: str, admin_
         pytest.param({"amount": "150.000"}, {"amount_cents": 15000}, id="amount-trailing-zeros"),
         pytest.param({"payment_method": "Venmo"}, {"payment_method": "venmo"}, id="method-case"),
         pytest.param(
-            {"reference": "r" * 100, "patron_email": "Ada@Example.org"},
-            {"reference": "r" * 100, "patron_email": "ada@example.org"},
-            id="reference-100-and-email",
+            {"reference": "r" * 100, "patron_email": " Ada@Example.org "},
+            {"reference": "r" * 100, "patron_email": "Ada@example.org"},
+            id="reference-100-and-email-domain-lower-cased",
+        ),
+        pytest.param(
+            {"patron_email": "ada@bücher.example"},
+            {"patron_email": "ada@xn--bcher-kva.example"},
+            id="email-internationalised-domain-stored-as-ascii",
         ),
     ],
 )
@@ -345,6 +371,24 @@ def test_boundary_values_are_accepted_and_stored(
     assert reply.status == 201, reply.raw
     [item] = api.payment_items()
     assert {name: item.get(name) for name in stored} == stored
+
+
+def test_an_internationalised_patron_address_is_refused_with_the_reason(
+    api: Api, seeded_event: str, admin_token: str
+) -> None:
+    # Given an event and a signed-in admin
+    before = api.table_items()
+
+    # When a payment names a patron address with a non-ASCII local part
+    reply = api.log_payment(
+        seeded_event, payment_body(patron_email="josé@example.com"), admin_token
+    )
+
+    # Then patron_email is refused with why (no receipt could ever be sent), nothing written
+    error = assert_error(reply, 400, "patron_email")
+    assert "ASCII" in error["fields"]["patron_email"]
+    assert "internationalised" in error["fields"]["patron_email"]
+    assert api.table_items() == before
 
 
 def test_a_received_at_a_few_minutes_ahead_is_accepted_as_clock_drift(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -274,7 +275,9 @@ def test_records_that_are_not_ledger_inserts_are_ignored(stack: Stack) -> None:
     assert stack.idempotency_items() == []
 
 
-def test_a_malformed_ledger_record_fails_alone_and_the_others_are_mailed(stack: Stack) -> None:
+def test_a_malformed_ledger_record_is_logged_and_counted_and_the_others_are_mailed(
+    stack: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     # Given a PAYMENT# insert whose image cannot be read, between two good records
     records = two_payments_and_a_void(stack)
     pk = "EVENT#2026-05-23-corporate-mixer"
@@ -282,13 +285,19 @@ def test_a_malformed_ledger_record_fails_alone_and_the_others_are_mailed(stack: 
         "INSERT", {"pk": pk, "sk": "PAYMENT#broken"}, {"pk": pk, "sk": "PAYMENT#broken"}
     )
     batch = [records[0], poison, records[1], records[2]]
+    capsys.readouterr()
 
     # When the notifier gets the batch
     response = stack.handler()(stream_event(batch), CONTEXT)
 
-    # Then only the poison record is reported (retried, then the on-failure queue)
-    assert response == {"batchItemFailures": [{"itemIdentifier": sequence_numbers([poison])[0]}]}
+    # Then nothing is retried (it could never be mailed, and a retry would hold back the mail
+    # behind it), the others are mailed, and the poison record is logged and counted
+    assert response == {"batchItemFailures": []}
     assert len(ses_sent_messages()) == 4
+    errors = [r for r in caplog.records if r.getMessage() == "unreadable ledger record"]
+    assert [r.levelname for r in errors] == ["ERROR"]
+    [blob] = metric_blobs(capsys)
+    assert blob["LedgerRecordsUnreadable"] == [1.0]
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -369,6 +378,133 @@ def test_a_permanent_rejection_is_a_failure_and_is_logged(
     assert failure.__dict__["error"] == "PermanentMailError"
     assert failure.__dict__["audience"] == "admins"
     assert "admin@scc.example" not in str(failure.__dict__)
+
+
+# --- receipts that cannot be sent ----------------------------------------------------------------
+
+
+def metric_blobs(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF metric lines Powertools Metrics printed (CloudWatch reads them from the log)."""
+    lines = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+
+
+def receipts_not_sent(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == "receipt not sent"]
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("josé@example.com", "j***@example.com"),
+        ("a@x..com", "a***@x..com"),
+        ("a@-x.com", "a***@-x.com"),
+        ("john@example.org.", "j***@example.org."),
+    ],
+)
+def test_a_ledger_item_with_an_address_the_rule_refuses_is_logged_and_counted_not_skipped(
+    stack: Stack,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    address: str,
+    masked: str,
+) -> None:
+    # Given a payment in the ledger whose patron address the e-mail rule refuses (written
+    # before the API used the rule)
+    payment = a_payment(patron_email=address)
+    stack.ledger.put_payment(payment)
+    records = stack.new_records()
+    capsys.readouterr()
+
+    # When the notifier gets its record
+    response = stack.handler()(stream_event(records), CONTEXT)
+
+    # Then the admins are mailed and the record succeeds (a retry cannot fix the address)
+    assert response == {"batchItemFailures": []}
+    assert [m.destinations["ToAddresses"] for m in ses_sent_messages()] == [ADMINS.split(",")]
+    # And the missing receipt is a warning with the payment id, the reason, the masked address
+    [warning] = receipts_not_sent(caplog)
+    assert warning.levelname == "WARNING"
+    assert warning.__dict__["payment_id"] == payment.payment_id
+    assert warning.__dict__["recipient"] == masked
+    assert warning.__dict__["reason"].startswith("must ")
+    assert address not in str(warning.__dict__)
+    # And it is counted in the metric, in the template's namespace
+    [blob] = metric_blobs(capsys)
+    assert blob["ReceiptsNotSent"] == [1.0]
+    [directive] = blob["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == stack.environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert {"Name": "ReceiptsNotSent", "Unit": "Count"} in directive["Metrics"]
+
+
+def test_a_receipt_the_relay_refuses_for_good_is_logged_and_counted_and_not_retried(
+    stack: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the relay takes the admins' mail but refuses the patron's receipt for good
+    payment = a_payment(patron_email="john@example.org")
+    stack.ledger.put_payment(payment)
+    records = stack.new_records()
+    fake = FakeSender()
+    fake.fail_next(1, "permanent", when=lambda message: message.to == ("john@example.org",))
+    capsys.readouterr()
+
+    # When the record is processed
+    response = stack.handler(fake)(stream_event(records), CONTEXT)
+
+    # Then the record is done (a retry cannot change a final refusal), the admins' mail went
+    # out, and the receipt is logged (masked) and counted
+    assert response == {"batchItemFailures": []}
+    assert [m.to for m in fake.sent] == [tuple(ADMINS.split(","))]
+    [warning] = receipts_not_sent(caplog)
+    assert warning.__dict__["payment_id"] == payment.payment_id
+    assert warning.__dict__["recipient"] == "j***@example.org"
+    assert warning.__dict__["error"] == "PermanentMailError"
+    assert warning.__dict__["reason"] == "fake: rejected"
+    assert "john@example.org" not in str(warning.__dict__)
+    [blob] = metric_blobs(capsys)
+    assert blob["ReceiptsNotSent"] == [1.0]
+
+
+def test_a_relay_refusal_quoting_the_recipient_is_logged_with_the_address_masked(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given SES refuses the receipt with a message that quotes the recipient (as its sandbox does)
+    stack.ledger.put_payment(a_payment(patron_email="john@example.org"))
+    records = stack.new_records()
+    client = stack.session.client("sesv2", region_name=REGION)
+    SesFaults(client).fail(
+        "MessageRejected",
+        400,
+        when=lambda params: params["Destination"]["ToAddresses"] == ["john@example.org"],
+        message=(
+            "Email address is not verified. The following identities failed the check in "
+            "region US-EAST-1: john@example.org"
+        ),
+    )
+
+    # When the record is processed
+    stack.handler(SesV2Sender(client))(stream_event(records), CONTEXT)
+
+    # Then the warning carries SES's reason, but never the address in clear
+    [warning] = receipts_not_sent(caplog)
+    assert warning.__dict__["reason"] == (
+        "SES MessageRejected: Email address is not verified. The following identities failed "
+        "the check in region US-EAST-1: j***@example.org"
+    )
+    assert "john@example.org" not in str(warning.__dict__)
+
+
+def test_a_batch_whose_receipts_all_went_out_counts_zero(
+    stack: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    records = two_payments_and_a_void(stack)
+    capsys.readouterr()
+
+    stack.handler()(stream_event(records), CONTEXT)
+
+    assert receipts_not_sent(caplog) == []
+    [blob] = metric_blobs(capsys)
+    assert blob["ReceiptsNotSent"] == [0.0]
 
 
 # --- SMTP and the local stack's spool ---------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +21,14 @@ from shared.ids import new_payment_id
 from shared.models import PAYMENT_METHODS, Payment, Summary, Void
 from shared.projection import summarize
 from shared.projection_store import ProjectionStore
-from shared.repository import LedgerTable, payment_item, to_ddb, void_item
+from shared.repository import SummaryTable, payment_item, to_ddb, void_item
+from shared.stream import sequence_number
 from tests import builders
-from tests.integration.support import TABLE_LOGICAL_ID, TABLE_NAME, LambdaContext
+from tests.integration.support import (
+    PROJECTION_LOGICAL_ID,
+    PROJECTION_TABLE_NAME,
+    LambdaContext,
+)
 
 EVENTS = ("2026-05-23-corporate-mixer", "2026-06-14-sunset-cruise", "2026-07-04-fireworks")
 NOW = datetime(2026, 5, 23, 20, 0, tzinfo=UTC)
@@ -56,10 +62,27 @@ def make_void(payment: Payment) -> Void:
 
 
 def stream_record(
-    item: dict[str, Any], sequence: int, event_name: str = "INSERT"
+    item: dict[str, Any],
+    sequence: int,
+    event_name: str = "INSERT",
+    old_item: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A record exactly as Lambda delivers it from a DynamoDB stream."""
+    """A record exactly as Lambda delivers it from the ledger's stream (NEW_AND_OLD_IMAGES):
+    an INSERT has the new image, a MODIFY both, a REMOVE only the old one."""
     image = to_ddb(item)
+    body: dict[str, Any] = {
+        "ApproximateCreationDateTime": NOW.timestamp(),
+        "Keys": {k: image[k] for k in ("pk", "sk") if k in image},
+        "SequenceNumber": f"{sequence:021d}",
+        "SizeBytes": 300,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if event_name == "REMOVE":
+        body["OldImage"] = image
+    else:
+        body["NewImage"] = image
+    if event_name == "MODIFY":
+        body["OldImage"] = to_ddb(old_item if old_item is not None else item)
     return {
         "eventID": f"{sequence:032x}",
         "eventName": event_name,
@@ -67,14 +90,7 @@ def stream_record(
         "eventSource": "aws:dynamodb",
         "awsRegion": "us-east-1",
         "eventSourceARN": STREAM_ARN,
-        "dynamodb": {
-            "ApproximateCreationDateTime": NOW.timestamp(),
-            "Keys": {k: image[k] for k in ("pk", "sk") if k in image},
-            "NewImage": image,
-            "SequenceNumber": f"{sequence:021d}",
-            "SizeBytes": 300,
-            "StreamViewType": "NEW_IMAGE",
-        },
+        "dynamodb": body,
     }
 
 
@@ -89,11 +105,11 @@ def batch(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.fixture
 def store(ddb: Any) -> ProjectionStore:
-    return ProjectionStore(ddb, TABLE_NAME, sleep=lambda _seconds: None)
+    return ProjectionStore(ddb, PROJECTION_TABLE_NAME, sleep=lambda _seconds: None)
 
 
 def summaries(ddb: Any) -> dict[str, Summary]:
-    return LedgerTable(ddb, TABLE_NAME).summaries(EVENTS)
+    return SummaryTable(ddb, PROJECTION_TABLE_NAME).many(EVENTS)
 
 
 def expected(
@@ -134,7 +150,7 @@ def test_a_batch_of_payments_and_a_void_produces_exact_totals(ddb: Any) -> None:
     second = make_payment(EVENTS[0], 4000, "cash", 2)
     third = make_payment(EVENTS[1], 99, "venmo", 3)
     void = make_void(first)
-    handler = make_handler(ProjectionStore(ddb, TABLE_NAME))
+    handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME))
     # When the stream delivers them in one batch
     response = handler(batch(ledger_records([first, second, third], [void])), CONTEXT)
     # Then nothing failed and the summaries are exact to the cent
@@ -148,7 +164,7 @@ def test_a_batch_of_payments_and_a_void_produces_exact_totals(ddb: Any) -> None:
 def test_redelivering_a_batch_changes_nothing(ddb: Any) -> None:
     payments = [make_payment(EVENTS[0], 1000 + n, "check", n) for n in range(5)]
     records = ledger_records(payments, [])
-    handler = make_handler(ProjectionStore(ddb, TABLE_NAME))
+    handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME))
     handler(batch(records), CONTEXT)
     before = summaries(ddb)
     # When the same batch arrives again, twice, reversed
@@ -174,7 +190,9 @@ def test_one_transaction_per_event_per_99_records(ddb: Any, store: ProjectionSto
     assert_totals_equal_ledger(ddb, payments, [])
 
 
-def test_records_that_are_not_ledger_inserts_are_ignored(ddb: Any, store: ProjectionStore) -> None:
+def test_records_that_are_not_ledger_inserts_change_no_totals(
+    ddb: Any, store: ProjectionStore
+) -> None:
     payment = make_payment(EVENTS[0], 500, "cash", 1)
     summary_write = stream_record(
         {"pk": f"EVENT#{EVENTS[0]}", "sk": "SUMMARY", "gross_cents": 9}, 7
@@ -186,8 +204,61 @@ def test_records_that_are_not_ledger_inserts_are_ignored(ddb: Any, store: Projec
     foreign["dynamodb"]["Keys"] = {"Id": {"N": "101"}}
     outcome = project_batch(store, [summary_write, marker_write, modify, remove, foreign], NOW)
     assert outcome.failed == set()
-    assert outcome.ignored == 5
+    assert outcome.ignored == 3
+    assert [change.event_name for change in outcome.tampered] == ["MODIFY", "REMOVE"]
     assert summaries(ddb)[EVENTS[0]] == Summary()
+
+
+def metric_blobs(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF metric lines Powertools Metrics printed (CloudWatch reads them from the log)."""
+    lines = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+
+
+def test_a_changed_or_deleted_ledger_item_is_logged_with_its_old_image_and_counted(
+    ddb: Any,
+    store: ProjectionStore,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a projected payment
+    handler = make_handler(store)
+    payment = make_payment(EVENTS[0], 2500, "cash", 1)
+    handler(batch(ledger_records([payment], [])), CONTEXT)
+    capsys.readouterr()
+    # When someone raises its amount and someone else deletes it (the stream shows both)
+    raised = {**payment_item(payment), "amount_cents": 250000}
+    modify = stream_record(raised, 20, event_name="MODIFY", old_item=payment_item(payment))
+    remove = stream_record(payment_item(payment), 21, event_name="REMOVE")
+    response = handler(batch([modify, remove]), CONTEXT)
+    # Then the batch is not retried (a retry cannot undo a change) and the totals are untouched
+    assert response == {"batchItemFailures": []}
+    assert summaries(ddb)[EVENTS[0]].gross_cents == 2500
+    # And each change is logged as an error with the item as it was
+    reports = [
+        r for r in caplog.records if r.getMessage() == "ledger item changed after it was written"
+    ]
+    assert [(r.levelname, getattr(r, "change", None)) for r in reports] == [
+        ("ERROR", "MODIFY"),
+        ("ERROR", "REMOVE"),
+    ]
+    assert all(getattr(r, "old_image", {})["amount_cents"] == 2500 for r in reports)
+    assert getattr(reports[0], "new_image", {})["amount_cents"] == 250000
+    assert getattr(reports[1], "new_image", "absent") is None  # a deletion leaves no new image
+    # And the count reaches the metric the template alarms on
+    (blob,) = metric_blobs(capsys)
+    assert blob["LedgerTamperDetected"] == [2.0]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "scc-payments"
+
+
+def test_an_ordinary_batch_reports_zero_tampering(
+    store: ProjectionStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = make_handler(store)
+    handler(batch(ledger_records([make_payment(EVENTS[1], 700, "card", 2)], [])), CONTEXT)
+    (blob,) = metric_blobs(capsys)
+    assert blob["LedgerTamperDetected"] == [0.0]
+    assert blob["RecordsProjected"] == [1.0]
 
 
 def test_a_poison_record_is_reported_and_the_rest_are_applied(ddb: Any) -> None:
@@ -196,7 +267,7 @@ def test_a_poison_record_is_reported_and_the_rest_are_applied(ddb: Any) -> None:
     poison = stream_record(
         {"pk": f"EVENT#{EVENTS[0]}", "sk": "PAYMENT#bad", "amount_cents": "x"}, 99
     )
-    handler = make_handler(ProjectionStore(ddb, TABLE_NAME))
+    handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME))
     response = handler(batch([*records, poison]), CONTEXT)
     assert response == {"batchItemFailures": [{"itemIdentifier": f"{99:021d}"}]}
     assert_totals_equal_ledger(ddb, [good], [])
@@ -219,7 +290,7 @@ def _inject(ddb: Any, operation: str, code: str, times: int) -> list[int]:
 def test_conflicts_and_throttling_are_retried_to_exact_totals(ddb: Any, code: str) -> None:
     payments = [make_payment(EVENTS[n % 2], 700 + n, "venmo", n) for n in range(6)]
     _inject(ddb, "TransactWriteItems", code, times=2)
-    handler = make_handler(ProjectionStore(ddb, TABLE_NAME, sleep=lambda _s: None))
+    handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME, sleep=lambda _s: None))
     response = handler(batch(ledger_records(payments, [])), CONTEXT)
     assert response == {"batchItemFailures": []}
     assert_totals_equal_ledger(ddb, payments, [])
@@ -230,7 +301,7 @@ def test_persistent_conflicts_become_batch_item_failures_then_converge(ddb: Any)
     mixer = [make_payment(EVENTS[0], 1000, "cash", n) for n in range(2)]
     cruise = [make_payment(EVENTS[1], 2000, "card", 10 + n) for n in range(2)]
     records = ledger_records(mixer + cruise, [])
-    store = ProjectionStore(ddb, TABLE_NAME, max_attempts=3, sleep=lambda _s: None)
+    store = ProjectionStore(ddb, PROJECTION_TABLE_NAME, max_attempts=3, sleep=lambda _s: None)
     handler = make_handler(store)
     _inject(ddb, "TransactWriteItems", "TransactionConflict", times=3)
     # When the first event exhausts its retries
@@ -262,7 +333,7 @@ def test_a_crash_mid_batch_then_retry_gives_exact_totals(ddb: Any) -> None:
             raise Crash
 
     ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", crash_on_third)
-    handler = make_handler(ProjectionStore(ddb, TABLE_NAME))
+    handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME))
     with pytest.raises(Crash):
         handler(batch(records), CONTEXT)
     # When Lambda redelivers the whole batch (nothing was checkpointed)
@@ -330,7 +401,7 @@ def test_any_redelivery_schedule_converges_to_the_ledger_sums(
     # A fresh table per example (moto's transactions slow down as a table grows).
     client, translated = property_moto
     table = f"prop-{new_payment_id()}"
-    create_table(client, translated, TABLE_LOGICAL_ID, table)
+    create_table(client, translated, PROJECTION_LOGICAL_ID, table)
     try:
         payments = [make_payment(e, cents, m, n) for n, (e, cents, m, _v) in enumerate(rows)]
         voids = [make_void(p) for p, row in zip(payments, rows, strict=True) if row[3]]
@@ -339,8 +410,49 @@ def test_any_redelivery_schedule_converges_to_the_ledger_sums(
         for delivered in data.draw(deliveries(len(records))):
             outcome = project_batch(store, [records[i] for i in delivered], NOW)
             assert outcome.failed == set()
-        actual = LedgerTable(client, table).summaries(EVENTS)
+        actual = SummaryTable(client, table).many(EVENTS)
         for event_id, want in expected(payments, voids).items():
             assert actual[event_id] == want
     finally:
         client.delete_table(TableName=table)
+
+
+class _FailingLastPaymentUpdate:
+    """A DynamoDB client whose first `last_payment_at` update fails, as a crash or a throttle
+    right after the summary transaction would leave it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failures_left = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if "last_payment_at" in kwargs.get("UpdateExpression", "") and self.failures_left:
+            self.failures_left -= 1
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem"
+            )
+        return self._client.update_item(**kwargs)
+
+
+def test_last_payment_time_is_healed_by_the_redelivery_after_a_failure_behind_the_totals(
+    ddb: Any,
+) -> None:
+    # Given the summary transaction succeeds but the last-payment update after it fails
+    client = _FailingLastPaymentUpdate(ddb)
+    store = ProjectionStore(client, PROJECTION_TABLE_NAME, sleep=lambda _s: None)
+    payments = [make_payment(EVENTS[0], 1000, "cash", 1), make_payment(EVENTS[0], 500, "card", 9)]
+    records = ledger_records(payments, [])
+    first = project_batch(store, records, NOW)
+    assert first.failed == {sequence_number(r) for r in records}
+    assert summaries(ddb)[EVENTS[0]].gross_cents == 1500
+    # When Lambda redelivers the batch (every record is already applied by now)
+    second = project_batch(store, records, NOW)
+    # Then nothing is counted twice and the last payment time is the latest payment's
+    assert second.failed == set()
+    assert second.already_applied == 2
+    summary = summaries(ddb)[EVENTS[0]]
+    assert summary.gross_cents == 1500
+    assert summary.last_payment_at == payments[1].received_at

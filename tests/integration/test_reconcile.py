@@ -12,7 +12,7 @@ from shared.projection import summarize
 from shared.projection_store import ProjectionStore
 from shared.reconcile import main, reconcile
 from shared.repository import LedgerTable, payment_item, void_item
-from tests.integration.support import TABLE_NAME
+from tests.integration.support import PROJECTION_TABLE_NAME, TABLE_NAME
 from tests.integration.test_projector import (
     EVENTS,
     NOW,
@@ -40,7 +40,7 @@ def seed(ddb: Any) -> tuple[LedgerTable, ProjectionStore, list[Any], list[Any]]:
     for payment in payments:
         ledger.put_payment(payment)
     ledger.put_void(voids[0])
-    return ledger, ProjectionStore(ddb, TABLE_NAME), payments, voids
+    return ledger, ProjectionStore(ddb, PROJECTION_TABLE_NAME), payments, voids
 
 
 def test_a_fully_projected_ledger_has_no_drift(ddb: Any) -> None:
@@ -65,7 +65,7 @@ def test_unprojected_payments_show_as_drift_and_repair_fixes_them_once(ddb: Any)
     assert [r.drift for r in reconcile(ledger, store, repair=False)] == [{}, {}]
     # And the lost record arriving late is not counted twice
     project_batch(store, records, NOW)
-    summary = ledger.get_summary(EVENTS[1])
+    summary = store.projection(EVENTS[1]).summary
     want = summarize([p for p in payments if p.event_id == EVENTS[1]], [])
     assert summary.gross_cents == want.gross_cents
 
@@ -74,13 +74,13 @@ def test_a_tampered_summary_is_reported_with_a_nonzero_exit_and_repaired(ddb: An
     _ledger, store, payments, voids = seed(ddb)
     project_batch(store, ledger_records(payments, voids), NOW)
     ddb.update_item(
-        TableName=TABLE_NAME,
+        TableName=PROJECTION_TABLE_NAME,
         Key={"pk": {"S": keys.event_pk(EVENTS[0])}, "sk": {"S": keys.SUMMARY_SK}},
         UpdateExpression="ADD gross_cents :x",
         ExpressionAttributeValues={":x": {"N": "1"}},
     )
     out = io.StringIO()
-    endpoint_args = ["--table", TABLE_NAME]
+    endpoint_args = ["--table", TABLE_NAME, "--projection-table", PROJECTION_TABLE_NAME]
     # moto's in-process mock intercepts the default endpoint, so the CLI reaches the same table
     assert main(endpoint_args, out=out) == 1
     assert f"{EVENTS[0]}: DRIFT" in out.getvalue()
@@ -107,3 +107,25 @@ def test_ledger_items_are_untouched_by_repair(ddb: Any) -> None:
     assert {payment_item(p)["sk"] for p in payments} | {void_item(v)["sk"] for v in voids} == {
         k[1] for k in before
     }
+
+
+def test_a_stale_last_payment_time_is_reported_and_repaired(ddb: Any) -> None:
+    # Given a fully projected ledger whose summary shows an older "last payment" time
+    ledger, store, payments, voids = seed(ddb)
+    project_batch(store, ledger_records(payments, voids), NOW)
+    ddb.update_item(
+        TableName=PROJECTION_TABLE_NAME,
+        Key={"pk": {"S": keys.event_pk(EVENTS[1])}, "sk": {"S": keys.SUMMARY_SK}},
+        UpdateExpression="SET last_payment_at = :t",
+        ExpressionAttributeValues={":t": {"S": "2026-01-01T00:00:00.000Z"}},
+    )
+    # When reconcile runs
+    reports = {r.event_id: r for r in reconcile(ledger, store, repair=False)}
+    # Then exactly that figure of that event is reported
+    assert reports[EVENTS[1]].drift == {"last_payment_at": 1}
+    assert reports[EVENTS[0]].drift == {}
+    # And --repair sets it to the latest payment of that event
+    reconcile(ledger, store, repair=True)
+    latest = max(p.received_at for p in payments if p.event_id == EVENTS[1])
+    assert store.projection(EVENTS[1]).summary.last_payment_at == latest
+    assert [r.drift for r in reconcile(ledger, store, repair=False)] == [{}, {}]

@@ -70,9 +70,14 @@ def test_a_json_body_without_content_type_is_accepted() -> None:
 
 def test_missing_configuration_fails_fast_naming_the_variables_not_their_values() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(IngestConfig, {"TABLE_NAME": "t", "MAX_PAYMENT_CENTS": "lots-of-secret"})
+        load_config(IngestConfig, {"MAX_PAYMENT_CENTS": "lots-of-secret"})
     message = str(caught.value)
-    for variable in ("TABLE_NAME", "REVOCATIONS_TABLE_NAME", "ALLOWED_ORIGIN", "MAX_PAYMENT_CENTS"):
+    for variable in (
+        "LEDGER_TABLE_NAME",
+        "REVOCATIONS_TABLE_NAME",
+        "ALLOWED_ORIGIN",
+        "MAX_PAYMENT_CENTS",
+    ):
         assert variable in message
     assert "lots-of-secret" not in message
 
@@ -95,7 +100,8 @@ def test_configuration_is_parsed_into_typed_values() -> None:
     config = load_config(
         QueryConfig,
         {
-            "TABLE_NAME": "payments",
+            "LEDGER_TABLE_NAME": "payments",
+            "PROJECTION_TABLE_NAME": "projections",
             "ALLOWED_ORIGIN": "http://x",
             "REVOCATIONS_TABLE_NAME": "revocations",
             "EXPORT_BUCKET": "exports",

@@ -212,8 +212,9 @@ def test_a_payment_with_a_patron_address_also_gets_a_receipt_without_internal_de
 
     mails = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
 
-    assert [m.audience for m in mails] == ["admins", "patron"]
-    admins, patron = (m.message for m in mails)
+    assert [m.audience for m in mails.outgoing] == ["admins", "patron"]
+    assert mails.not_sendable == []
+    admins, patron = (m.message for m in mails.outgoing)
     assert admins.reply_to == "john@example.org"
     assert patron.to == ("john@example.org",)
     assert patron.subject == "Payment received: $150.00 — Corporate Mixer"
@@ -223,24 +224,67 @@ def test_a_payment_with_a_patron_address_also_gets_a_receipt_without_internal_de
     assert admins.key != patron.key
 
 
-def test_a_payment_without_a_usable_patron_address_mails_only_the_admins() -> None:
-    for address in (None, "", "not-an-address", "x@y.example\r\nBcc: z@example.org"):
+def test_a_payment_without_a_patron_address_mails_only_the_admins() -> None:
+    for address in (None, ""):
         payment = a_payment(patron_email=address)
         entry = LedgerEntry("1", "payment", payment.event_id, PAYMENT_ID, "P", payment=payment)
 
         mails = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
 
-        assert [m.audience for m in mails] == ["admins"]
-        assert mails[0].message.reply_to is None
+        assert [m.audience for m in mails.outgoing] == ["admins"]
+        assert mails.outgoing[0].message.reply_to is None
+        assert mails.not_sendable == []
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("not-an-address", "n***"),
+        ("x@y.example\r\nBcc: z@example.org", "x***@example.org"),
+        ("josé@example.com", "j***@example.com"),
+        ("a@x..com", "a***@x..com"),
+        ("a@-x.com", "a***@-x.com"),
+    ],
+)
+def test_a_patron_address_the_rule_refuses_mails_the_admins_and_reports_the_receipt(
+    address: str, masked: str
+) -> None:
+    # Given a ledger item whose patron address the e-mail rule refuses (older than the rule)
+    payment = a_payment(patron_email=address)
+    entry = LedgerEntry("1", "payment", payment.event_id, PAYMENT_ID, "P", payment=payment)
+
+    # When its mails are composed
+    mails = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
+
+    # Then the admins are mailed (without that Reply-To), and the receipt is reported unsendable
+    # with a reason and only the masked address
+    assert [m.audience for m in mails.outgoing] == ["admins"]
+    assert mails.outgoing[0].message.reply_to is None
+    [unsendable] = mails.not_sendable
+    assert unsendable.audience == "patron"
+    assert unsendable.recipient == masked
+    assert unsendable.reason.startswith("must ")
+
+
+def test_the_receipt_goes_to_the_address_as_the_rule_normalises_it() -> None:
+    payment = a_payment(patron_email=" John.Smith@Example.ORG ")
+    entry = LedgerEntry("1", "payment", payment.event_id, PAYMENT_ID, "P", payment=payment)
+
+    mails = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
+
+    admins, patron = (m.message for m in mails.outgoing)
+    assert patron.to == ("John.Smith@example.org",)
+    assert admins.reply_to == "John.Smith@example.org"
 
 
 def test_a_void_mails_only_the_admins() -> None:
     void = a_void()
     entry = LedgerEntry("1", "void", void.event_id, PAYMENT_ID, "VOID#x", void=void)
 
-    assert [m.audience for m in compose.mails_for(entry, sender=SENDER, admins=ADMINS)] == [
-        "admins"
-    ]
+    mails = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
+
+    assert [m.audience for m in mails.outgoing] == ["admins"]
+    assert mails.not_sendable == []
 
 
 def test_the_event_title_comes_from_the_event_id() -> None:
@@ -261,7 +305,7 @@ def test_the_close_out_sheet_goes_to_the_admins_with_every_method_and_the_over_s
         "1", "closeout", closeout.event_id, closeout.closeout_id, "CLOSEOUT#x", closeout=closeout
     )
 
-    [outgoing] = compose.mails_for(entry, sender=SENDER, admins=ADMINS)
+    [outgoing] = compose.mails_for(entry, sender=SENDER, admins=ADMINS).outgoing
 
     mail = outgoing.message
     assert outgoing.audience == "admins"

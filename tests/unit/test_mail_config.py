@@ -15,7 +15,6 @@ from shared.config import ConfigError
 
 BASE = {
     "IDEMPOTENCY_TABLE_NAME": "scc-IdempotencyTable-ABC",
-    "TABLE_NAME": "scc-PaymentsTable-ABC",
 }
 SES = {
     **BASE,

@@ -42,6 +42,8 @@ def test_a_valid_payment_request_holds_integer_cents_and_clean_text() -> None:
         ({"payment_id": "not-a-uuid"}, "payment_id"),
         ({"payment_id": "6ba7b810-9dad-11d1-80b4-00c04fd430c8"}, "payment_id"),  # v1
         ({"patron_email": "nobody"}, "patron_email"),
+        ({"patron_email": "josé@example.com"}, "patron_email"),  # no SMTPUTF8 relay
+        ({"received_at": 1716489000}, "received_at"),  # a number is not ISO 8601
         ({"logged_by": "mallory@example.com"}, "logged_by"),
     ],
 )
