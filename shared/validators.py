@@ -96,26 +96,42 @@ def is_email_address(text: str) -> bool:
 # --- dates and moments -----------------------------------------------------------------------
 
 
+# The days a charter business's books can be about: anything outside is a typo (0026 for 2026)
+# that would otherwise sort and total as a real day.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+_OUT_OF_RANGE = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+
+
 def calendar_date(value: object) -> date:
-    """A day as ``YYYY-MM-DD`` (a real one: not 2026-02-30), or a date object."""
+    """A day as ``YYYY-MM-DD`` (a real one: not 2026-02-30, and within the years the books
+    can be about), or a date object."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or _DAY.fullmatch(value) is None:
-        raise ValueError("must be a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be a real calendar date") from None
+        day = value
+    else:
+        if not isinstance(value, str) or _DAY.fullmatch(value) is None:
+            raise ValueError("must be a date as YYYY-MM-DD")
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a real calendar date") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(_OUT_OF_RANGE)
+    return day
 
 
 def moment(value: object) -> datetime:
     """A point in time in UTC, from ISO-8601 text with its UTC offset (shared.timeutil's one
-    reading of a moment) or from an aware datetime."""
+    reading of a moment) or from an aware datetime, within the years the books can be about."""
     if isinstance(value, datetime):
-        return to_utc(value)
-    if not isinstance(value, str):
+        result = to_utc(value)
+    elif isinstance(value, str):
+        result = parse_iso_z(value)
+    else:
         raise ValueError("must be a date and time like 2026-05-23T18:30:00Z")
-    return parse_iso_z(value)
+    if not EARLIEST_DAY <= result.date() <= LATEST_DAY:
+        raise ValueError(_OUT_OF_RANGE)
+    return result
 
 
 # --- identifiers -----------------------------------------------------------------------------

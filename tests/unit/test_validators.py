@@ -220,3 +220,21 @@ def test_check_names_the_field_a_rule_refuses() -> None:
         check("from", calendar_date, "2026-02-30")
     assert refused.value.fields == {"from": "must be a real calendar date"}
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("text", ["0080-07-19", "1999-12-31", "2100-01-01"])
+def test_a_day_outside_the_years_the_books_can_be_about_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="between 2000-01-01 and 2099-12-31"):
+        calendar_date(text)
+
+
+@pytest.mark.parametrize("text", ["0641-04-19T12:00:00Z", "1999-12-31T23:59:59Z"])
+def test_a_moment_before_2000_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="between 2000-01-01 and 2099-12-31"):
+        moment(text)
+
+
+def test_the_first_and_last_days_of_the_range_are_accepted() -> None:
+    assert calendar_date("2000-01-01").isoformat() == "2000-01-01"
+    assert calendar_date("2099-12-31").isoformat() == "2099-12-31"
+    assert moment("2000-01-01T00:00:00Z").year == 2000
