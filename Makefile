@@ -22,7 +22,7 @@ export PYTHONPATH := $(CURDIR)
 # Local tools never need an AWS account; a real region keeps SDKs and linters quiet.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev reconcile bench test lint format typecheck template-check unit integration e2e clean
+.PHONY: help install dev reconcile verify bench test lint format typecheck template-check unit integration e2e clean
 .PHONY: build-check security-scan schemas invoke deploy deploy-frontend
 .PHONY: chromium browser screenshots
 
@@ -57,6 +57,9 @@ dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA
 
 reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=ledger PROJECTION_TABLE=projection); REPAIR=1 fixes drift
 	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE) --projection-table $(PROJECTION_TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
+
+verify: $(VENV)/.installed ## Reliability suites (faults, load, fuzzing, auth, tamper, restart) -> verify/results.json; QUICK=1 for CI sizes
+	$(PY) -m tests.verify $(if $(QUICK),--quick)
 
 bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
 	$(PY) tests/bench/bench_pipeline.py

@@ -674,3 +674,17 @@ def test_a_third_reader_of_one_stream_is_warned_about(caplog: pytest.LogCaptureF
     assert len(found) == 3  # still run: locally nothing throttles
     assert "3 functions read" in caplog.text
     assert "fan out" in caplog.text
+
+
+def test_the_checkpoint_position_is_the_last_record_it_moved_past() -> None:
+    # Given a batch of 1-3 where record 3 fails after 1 and 2 succeeded
+    checkpoint = ShardCheckpoint(settings(batch_size=3, report_batch_item_failures=True))
+    checkpoint.offer([record(1), record(2), record(3)], now=0.0)
+    assert checkpoint.position is None
+    batch = checkpoint.next_batch(FOREVER) or []
+
+    # When the partial failure is settled
+    checkpoint.settle(batch, BatchOutcome(2))
+
+    # Then a restarted mapping would resume right after record 2: record 3 is delivered again
+    assert checkpoint.position == seq(2)
