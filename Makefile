@@ -22,7 +22,7 @@ export PYTHONPATH := $(CURDIR)
 # Local tools never need an AWS account; a real region keeps SDKs and linters quiet.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev reconcile verify bench test lint format typecheck template-check unit integration e2e clean
+.PHONY: help install dev reconcile verify bench bench-check test lint format typecheck template-check unit integration e2e clean
 .PHONY: build-check security-scan schemas invoke deploy deploy-frontend
 .PHONY: chromium browser screenshots
 
@@ -61,9 +61,12 @@ reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stac
 verify: $(VENV)/.installed ## Reliability suites (faults, load, fuzzing, auth, tamper, restart) -> verify/results.json; QUICK=1 for CI sizes
 	$(PY) -m tests.verify $(if $(QUICK),--quick)
 
-bench: $(VENV)/.installed ## Performance budget as counts and ratios (see tests/bench/)
-	$(PY) tests/bench/bench_pipeline.py
-	$(PY) tests/bench/bench_export.py 2000 20000
+bench: $(VENV)/.installed chromium ## Capacity, cold start, throughput and cost vs the floor and the seed designs -> bench/results.json; QUICK=1 for CI sizes
+	$(PY) -m tests.bench $(if $(QUICK),--quick)
+	$(if $(QUICK),,$(PY) tests/bench/bench_export.py 2000 20000)
+
+bench-check: $(VENV)/.installed chromium ## What CI runs after make test: make bench QUICK=1, then every figure checked (counts and ratios, never times)
+	$(PY) -m pytest tests/bench/ci_quick_bench.py $(PYTEST_ARGS)
 
 # --- checks --------------------------------------------------------------------------------
 

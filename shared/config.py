@@ -26,7 +26,8 @@ __all__ = [
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    # Built when a function loads its own configuration, not for every class defined here.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False, defer_build=True)
 
     # Secret variables (name -> required): each may instead be given as <NAME>_PARAM, the
     # name of an SSM SecureString parameter (shared.secrets).

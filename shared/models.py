@@ -142,7 +142,15 @@ def _method(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-class Request(BaseModel):
+class Model(BaseModel):
+    """The base of every model here. Each is built (its validator and serializer compiled) the
+    first time it is used rather than when this module is imported: a cold start pays only for
+    the models its own request needs, not for all of them."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Request(Model):
     # Unknown fields are an error, not silently dropped: a typo must not lose data.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -194,7 +202,7 @@ class LogPaymentByBodyRequest(LogPaymentRequest):
     event_id: EventId
 
 
-class LogPaymentResponse(BaseModel):
+class LogPaymentResponse(Model):
     status: Literal["success"] = "success"
     payment_id: str
     timestamp: str
@@ -222,7 +230,7 @@ class CloseoutRequest(Request):
 # --- stored records -------------------------------------------------------------------------
 
 
-class Event(BaseModel):
+class Event(Model):
     event_id: str
     event_name: str
     date: Date
@@ -234,7 +242,7 @@ class Event(BaseModel):
     created_by_sub: str | None = None  # the Cognito sub beside the e-mail (older items: none)
 
 
-class Payment(BaseModel):
+class Payment(Model):
     payment_id: str
     event_id: str
     patron_name: str
@@ -251,13 +259,13 @@ class Payment(BaseModel):
     request_fingerprint: str
 
 
-class VoidView(BaseModel):
+class VoidView(Model):
     reason: str
     voided_by: str
     timestamp: str
 
 
-class Void(BaseModel):
+class Void(Model):
     """A correction: points at the payment it cancels and carries what the projector and the
     notifier need (amount, method, patron), so neither has to read the payment back."""
 
@@ -273,7 +281,7 @@ class Void(BaseModel):
     patron_name: str
 
 
-class Closeout(BaseModel):
+class Closeout(Model):
     """The books of an event checked against what was counted: immutable, like every ledger
     record; a later close-out supersedes it (the newest is current), history is kept."""
 
@@ -310,13 +318,13 @@ class VoidRequest(Request):
     reason: VoidReason
 
 
-class VoidResponse(BaseModel):
+class VoidResponse(Model):
     status: Literal["success"] = "success"
     payment_id: str
     void: VoidView
 
 
-class Summary(BaseModel):
+class Summary(Model):
     """Per-event totals projected from the ledger (all money in cents)."""
 
     payment_count: int = 0
@@ -334,7 +342,7 @@ class Summary(BaseModel):
         return self.gross_cents - self.voided_cents
 
 
-class CloseoutStatus(BaseModel):
+class CloseoutStatus(Model):
     """What an event card shows of its current close-out (kept in the SUMMARY projection)."""
 
     closeout_id: str
@@ -355,7 +363,7 @@ class CloseoutStatus(BaseModel):
 # --- response views -------------------------------------------------------------------------
 
 
-class PaymentView(BaseModel):
+class PaymentView(Model):
     payment_id: str
     event_id: str
     patron_name: str
@@ -399,7 +407,7 @@ class PaymentView(BaseModel):
         )
 
 
-class SummaryView(BaseModel):
+class SummaryView(Model):
     payment_count: int
     void_count: int
     gross_cents: int
@@ -428,7 +436,7 @@ class SummaryView(BaseModel):
         )
 
 
-class CloseoutView(BaseModel):
+class CloseoutView(Model):
     closeout_id: str
     event_id: str
     currency: str
@@ -460,11 +468,11 @@ class CloseoutView(BaseModel):
         )
 
 
-class CloseoutList(BaseModel):
+class CloseoutList(Model):
     closeouts: list[CloseoutView]
 
 
-class EventView(BaseModel):
+class EventView(Model):
     event_id: str
     event_name: str
     date: str
@@ -489,18 +497,18 @@ class EventView(BaseModel):
         )
 
 
-class EventList(BaseModel):
+class EventList(Model):
     events: list[EventView]
 
 
-class PaymentPage(BaseModel):
+class PaymentPage(Model):
     event: EventView
     payments: list[PaymentView]
     summary: SummaryView
     next_cursor: str | None
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok"] = "ok"
 
 

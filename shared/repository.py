@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shared import keys
+from shared.clients import dynamodb_client
 from shared.errors import EventAlreadyExists, ValidationFailed
 from shared.models import (
     PAYMENT_METHODS,
@@ -125,7 +125,7 @@ class LedgerTable:
 
     @classmethod
     def connect(cls, table_name: str) -> LedgerTable:
-        return cls(boto3.client("dynamodb"), table_name)
+        return cls(dynamodb_client(), table_name)
 
     @property
     def table_name(self) -> str:
@@ -362,7 +362,7 @@ class SummaryTable:
 
     @classmethod
     def connect(cls, table_name: str) -> SummaryTable:
-        return cls(boto3.client("dynamodb"), table_name)
+        return cls(dynamodb_client(), table_name)
 
     def get(self, event_id: str) -> Summary:
         response = self._client.get_item(

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
+
+from shared.clients import dynamodb_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -41,7 +42,7 @@ class Revocations:
 
     @classmethod
     def connect(cls, table_name: str) -> Revocations:
-        return cls(boto3.client("dynamodb"), table_name)
+        return cls(dynamodb_client(), table_name)
 
     def revoked_before(self, sub: str) -> int | None:
         """Epoch second up to which this person's tokens are void, or None.

@@ -1,13 +1,16 @@
 """IngestFunction entry point: configuration is read once, at cold start, and fails fast."""
 
-from services.ingest.app import make_handler
-from shared.config import IngestConfig, load_config
-from shared.repository import LedgerTable
-from shared.revocations import Revocations
+from shared.coldstart import cold_start
 
-_config = load_config(IngestConfig)
-lambda_handler = make_handler(
-    _config,
-    LedgerTable.connect(_config.ledger_table_name),
-    Revocations.connect(_config.revocations_table_name),
-)
+with cold_start():
+    from services.ingest.app import make_handler
+    from shared.config import IngestConfig, load_config
+    from shared.repository import LedgerTable
+    from shared.revocations import Revocations
+
+    _config = load_config(IngestConfig)
+    lambda_handler = make_handler(
+        _config,
+        LedgerTable.connect(_config.ledger_table_name),
+        Revocations.connect(_config.revocations_table_name),
+    )

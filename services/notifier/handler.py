@@ -4,8 +4,16 @@ A bad configuration (no sender, a malformed recipient, ...) fails here, before a
 taken, with a message naming the variable.
 """
 
-from services.notifier.app import build_persistence, build_sender, make_handler
-from services.notifier.config import load_notifier_config
+from shared.coldstart import cold_start
 
-_config = load_notifier_config()
-lambda_handler = make_handler(_config, build_sender(_config), build_persistence(_config))
+with cold_start():
+    from services.notifier.app import build_persistence, build_sender, make_handler
+    from services.notifier.config import load_notifier_config
+    from shared.clients import aws_session
+
+    _config = load_notifier_config()
+    lambda_handler = make_handler(
+        _config,
+        build_sender(_config, session=aws_session()),
+        build_persistence(_config, session=aws_session()),
+    )

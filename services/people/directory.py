@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from shared.auth import SIGN_IN_AGAIN
+from shared.clients import aws_session
 from shared.errors import (
     Conflict,
     DomainError,
@@ -70,7 +70,9 @@ class Directory:
 
     @classmethod
     def connect(cls, *, user_pool_id: str, client_id: str) -> Directory:
-        return cls(boto3.client("cognito-idp"), user_pool_id=user_pool_id, client_id=client_id)
+        return cls(
+            aws_session().client("cognito-idp"), user_pool_id=user_pool_id, client_id=client_id
+        )
 
     # --- signing in (the public client API) ------------------------------------------------
 

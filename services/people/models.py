@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
-from shared.models import Email, Request, visible_text
+from shared.models import Email, Model, Request, visible_text
 from shared.validators import EMAIL_MAX
 
 PERSON_NAME_MAX = 120
@@ -63,7 +63,7 @@ class RoleRequest(Request):
     role: RoleName
 
 
-class UserView(BaseModel):
+class UserView(Model):
     """Who signed in, from the ID token Cognito just issued."""
 
     person_id: str
@@ -72,7 +72,7 @@ class UserView(BaseModel):
     role: RoleName | None
 
 
-class SignedIn(BaseModel):
+class SignedIn(Model):
     status: Literal["signed_in"] = "signed_in"
     token: str  # the ID token: the bearer token every API route takes
     expires_at: str
@@ -82,27 +82,27 @@ class SignedIn(BaseModel):
     user: UserView
 
 
-class Challenge(BaseModel):
+class Challenge(Model):
     status: Literal["challenge"] = "challenge"
     challenge: str
     session: str
     email: str
 
 
-class SignedOut(BaseModel):
+class SignedOut(Model):
     status: Literal["signed_out"] = "signed_out"
 
 
-class CodeSent(BaseModel):
+class CodeSent(Model):
     status: Literal["code_sent"] = "code_sent"
     delivery: str
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(Model):
     status: Literal["password_reset"] = "password_reset"
 
 
-class PersonView(BaseModel):
+class PersonView(Model):
     person_id: str
     email: str
     name: str | None
@@ -112,5 +112,5 @@ class PersonView(BaseModel):
     created_at: str | None
 
 
-class PeopleList(BaseModel):
+class PeopleList(Model):
     people: list[PersonView]

@@ -1,14 +1,17 @@
 """ProjectorFunction entry point: configuration is read once, at cold start, and fails fast."""
 
-import boto3
-from aws_lambda_powertools import Metrics
+from shared.coldstart import cold_start
 
-from services.projector.app import make_handler
-from shared.config import ProjectorConfig, load_config
-from shared.projection_store import ProjectionStore
+with cold_start():
+    from aws_lambda_powertools import Metrics
 
-_config = load_config(ProjectorConfig)
-lambda_handler = make_handler(
-    ProjectionStore(boto3.client("dynamodb"), _config.projection_table_name),
-    Metrics(namespace=_config.metrics_namespace),
-)
+    from services.projector.app import make_handler
+    from shared.clients import dynamodb_client
+    from shared.config import ProjectorConfig, load_config
+    from shared.projection_store import ProjectionStore
+
+    _config = load_config(ProjectorConfig)
+    lambda_handler = make_handler(
+        ProjectionStore(dynamodb_client(), _config.projection_table_name),
+        Metrics(namespace=_config.metrics_namespace),
+    )

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from shared.errors import EventNotFound
-from shared.models import Event, Payment, Void
+from shared.models import Event, Model, Payment, Void
 from shared.money import format_cents
 from shared.repository import LedgerTable
 from shared.timeutil import iso_z
@@ -122,7 +120,7 @@ def range_export(table: LedgerTable, start: date, end: date) -> Export:
     return Export(f"payments-{start.isoformat()}-to-{end.isoformat()}.csv", text, count)
 
 
-class ExportLink(BaseModel):
+class ExportLink(Model):
     """The answer for an export too big for a Lambda response: a presigned link to the CSV."""
 
     status: Literal["exported"] = "exported"

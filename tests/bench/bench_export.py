@@ -9,36 +9,36 @@ seconds (moto's Query is slower than DynamoDB's; the figure is an upper bound of
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
-    POWERTOOLS_LOG_LEVEL="WARNING",
-)
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+# First: fake credentials and quiet Powertools settings before any module reads them.
+from tests.bench import environment as env  # noqa: E402
 
-from devstack.template import create_table, load_template, translate  # noqa: E402
+# isort: split
+import boto3  # noqa: E402
+
 from services.query.app import make_handler  # noqa: E402
 from shared.config import QueryConfig  # noqa: E402
 from shared.ids import new_payment_id  # noqa: E402
 from shared.models import PAYMENT_METHODS, Event  # noqa: E402
-from shared.repository import LedgerTable, payment_item, to_ddb, void_item  # noqa: E402
+from shared.repository import (  # noqa: E402
+    LedgerTable,
+    SummaryTable,
+    payment_item,
+    to_ddb,
+    void_item,
+)
 from shared.revocations import Revocations  # noqa: E402
 from tests.builders import a_payment, a_void  # noqa: E402
 
-TABLE, REVOCATIONS, BUCKET = "bench-ledger", "bench-revocations", "bench-exports"
+TABLE, BUCKET = env.LEDGER, env.PHYSICAL_IDS["ExportBucket"]
 EVENT_ID = "2026-05-23-corporate-mixer"
 START = datetime(2026, 5, 23, 18, 0, tzinfo=UTC)
 
@@ -118,24 +118,18 @@ def _event() -> dict[str, Any]:
 
 
 def bench_export(payments: int) -> dict[str, Any]:
-    translated = translate(load_template(ROOT / "template.yaml"), {"AdminEmail": "a@b.example"})
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, translated, "PaymentsTable", TABLE)
-        create_table(client, translated, "RevocationsTable", REVOCATIONS)
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    with env.moto_tables() as client:
+        boto3.client("s3", region_name=env.REGION).create_bucket(Bucket=BUCKET)
         _fill(client, payments)
-        config = QueryConfig.model_validate(
-            {
-                "TABLE_NAME": TABLE,
-                "REVOCATIONS_TABLE_NAME": REVOCATIONS,
-                "EXPORT_BUCKET": BUCKET,
-                "ALLOWED_ORIGIN": "http://localhost",
-            }
+        config = QueryConfig.model_validate(env.function_environment("QueryFunction"))
+        handler = make_handler(
+            config,
+            LedgerTable(client, TABLE),
+            SummaryTable(client, env.PROJECTION),
+            Revocations(client, env.REVOCATIONS),
         )
-        handler = make_handler(config, LedgerTable(client, TABLE), Revocations(client, REVOCATIONS))
         started = time.perf_counter()
-        response = handler(_event(), _Context())
+        response = handler(_event(), cast(Any, _Context()))
         seconds = time.perf_counter() - started
     inline = response["headers"].get("Content-Type", "").startswith("text/csv")
     return {
