@@ -20,6 +20,7 @@ import logging
 import mimetypes
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -615,6 +616,15 @@ class GatewayServer(ThreadingHTTPServer):
     # Like a real load balancer, queue bursts of connections instead of resetting them (the
     # socketserver default backlog is 5).
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer was written (a phone losing its signal) is
+        normal traffic for API Gateway, not a server error: one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            log.info("client %s:%s closed the connection before the answer", *client_address[:2])
+            return
+        super().handle_error(request, client_address)
 
     def __init__(
         self,

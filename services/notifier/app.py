@@ -34,6 +34,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -205,6 +208,14 @@ def make_handler(
                     mail={"pk": pk, "sk": sk, "audience": outgoing.audience},
                     message=outgoing.message,
                 )
+            except IdempotencyAlreadyInProgressError:
+                # An earlier invocation started this mail and died (a crash or a timeout): its
+                # claim lapses at that invocation's deadline, and the retry after that sends.
+                logger.warning(
+                    "mail still claimed by an earlier invocation; retried",
+                    extra={"audience": outgoing.audience},
+                )
+                raise
             except MailError as exc:
                 # Keep going: the patron's receipt need not wait for the admins' notice.
                 if outgoing.audience == "patron" and isinstance(exc, PermanentMailError):
