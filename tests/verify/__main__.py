@@ -72,7 +72,11 @@ def _stream_faults(_stack: StackProcess | None, sizes: Sizes) -> Any:
         **outcome.figures,
         # What the run put the consumers through (the figures above mean nothing without it).
         "records_on_the_stream": counts.get("stream.records", 0),
-        "faults_injected": sum(v for k, v in counts.items() if k.startswith("fault.")),
+        "faults_injected": sum(
+            v
+            for k, v in counts.items()
+            if k.startswith("fault.") and not k.startswith("fault.outage_seconds.")
+        ),
         "duplicate_deliveries": sum(
             v for k, v in counts.items() if k.endswith(".duplicate_deliveries")
         ),
