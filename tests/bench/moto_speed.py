@@ -5,7 +5,7 @@ a growing projection table would take hours and measure only that copy. While
 partitions plus deep copies of just the items the transaction names, which restores exactly the
 same state (a transaction changes no other item). Tables with a stream keep moto's own backup,
 which also rolls the stream back. The bench's raw transactions and the projector both run under
-it, so their ratio compares like with like. (tests/verify has the same trick for its own runs.)
+it, so their ratio compares like with like; tests/verify's stream-fault runs use it too.
 """
 
 from __future__ import annotations

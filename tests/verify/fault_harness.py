@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import io
 import json
 import logging
 import random
 import time
-import types
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +24,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from unittest import mock
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -821,84 +818,3 @@ class StallingRelay(RecordingHandler):
 _TOUCHED: ContextVar[Mapping[str, set[tuple[Any, Any]]] | None] = ContextVar(
     "verify_touched", default=None
 )
-
-
-@contextlib.contextmanager
-def fast_transaction_backups() -> Iterator[None]:
-    """moto backs up every table a TransactWriteItems names with a deepcopy of the whole table,
-    to roll back if the transaction is cancelled: O(table) per transaction (0.3 s at 2,000
-    items), which a run of thousands of transactions on a growing projection table cannot
-    afford. While this is active the backup holds the table's partitions as shallow copies and
-    deep copies of just the items the transaction names: rolling back restores exactly the
-    same state (a transaction changes no other item). Tables with a stream keep moto's own
-    backup, which also rolls the stream back."""
-    from moto.dynamodb import models as dynamodb_models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    backend_class = dynamodb_models.DynamoDBBackend
-    original_transact = backend_class.transact_write_items
-
-    def touched(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, set[Any]]:
-        found: dict[str, set[Any]] = {}
-        for item in transact_items:
-            if len(item) != 1:
-                continue
-            ((kind, operation),) = item.items()
-            table = backend.tables.get(operation.get("TableName"))
-            if table is None:
-                continue
-            key = operation.get("Item") if kind == "Put" else operation.get("Key")
-            if not isinstance(key, dict) or table.hash_key_attr not in key:
-                continue
-            range_attr = table.range_key_attr
-            if range_attr is not None and range_attr not in key:
-                continue
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_value = None if range_attr is None else DynamoType(key[range_attr])
-            found.setdefault(table.name, set()).add((hash_value, range_value))
-        return found
-
-    def snapshot(table: Any, keys: set[tuple[Any, Any]]) -> Any:
-        clone = copy.copy(table)
-        items = type(table.items)(table.items.default_factory)
-        items.update(table.items)
-        for hash_value, range_value in keys:
-            if range_value is None:
-                if hash_value in table.items:
-                    items[hash_value] = copy.deepcopy(table.items[hash_value])
-                continue
-            partition = table.items.get(hash_value)
-            if partition is None:
-                continue
-            if items[hash_value] is partition:
-                items[hash_value] = dict(partition)
-            if range_value in partition:
-                items[hash_value][range_value] = copy.deepcopy(partition[range_value])
-        clone.items = items
-        return clone
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        keys = _TOUCHED.get()
-        if (
-            keys is not None
-            and isinstance(value, Table)
-            and value.stream_shard is None
-            and value.name in keys
-        ):
-            return snapshot(value, keys[value.name])
-        return copy.deepcopy(value, memo)
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        token = _TOUCHED.set(touched(self, transact_items))
-        try:
-            original_transact(self, transact_items)
-        finally:
-            _TOUCHED.reset(token)
-
-    shim = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
-    with (
-        mock.patch.object(backend_class, "transact_write_items", transact_write_items),
-        mock.patch.object(dynamodb_models, "copy", shim),
-    ):
-        yield

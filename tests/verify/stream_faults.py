@@ -103,6 +103,7 @@ from shared.repository import LedgerTable
 from shared.stream import parse_record
 from shared.timeutil import iso_z
 from shared.validators import email_address
+from tests.bench.moto_speed import cheap_transaction_backups
 from tests.integration.notifier_records import Received, smtp_server
 from tests.verify.fault_harness import (
     DeliveryPlan,
@@ -113,7 +114,6 @@ from tests.verify.fault_harness import (
     StreamDelivery,
     TrackedSender,
     captured_logs,
-    fast_transaction_backups,
     mail_key,
     read_all,
     read_range,
@@ -231,7 +231,7 @@ def run_detailed(
         stack.enter_context(_reused_kms_key())
         stack.enter_context(mock_aws())
         translated = _translated()
-        stack.enter_context(fast_transaction_backups())
+        stack.enter_context(cheap_transaction_backups())
         stack.enter_context(captured_logs(loggers, sink))
         # A killed invocation still flushes its (empty) metrics here, unlike in Lambda.
         stack.enter_context(warnings.catch_warnings())
