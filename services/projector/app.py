@@ -85,11 +85,11 @@ def make_handler(store: ProjectionStore, metrics: Metrics | None = None) -> Hand
 def projection_lag_ms(records: list[dict[str, Any]], now: datetime) -> int | None:
     """How long the batch's oldest record waited on the stream (ApproximateCreationDateTime is
     in whole seconds), or None when no record carries the time."""
-    times = [
-        float(stamp)
+    seconds = [
+        int(stamp)
         for record in records
         if (stamp := (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")) is not None
     ]
-    if not times:
+    if not seconds:
         return None
-    return max(0, int((now.timestamp() - min(times)) * 1000))
+    return max(0, int(now.timestamp() * 1000) - min(seconds) * 1000)
