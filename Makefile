@@ -56,7 +56,7 @@ dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA
 	PORT=$(PORT) $(PY) -m devstack
 
 reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=ledger PROJECTION_TABLE=projection); REPAIR=1 fixes drift
-	$(PY) -m shared.reconcile $(if $(TABLE),--table $(TABLE) --projection-table $(PROJECTION_TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
+	$(PY) -m ops.reconcile $(if $(TABLE),--table $(TABLE) --projection-table $(PROJECTION_TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)
 
 verify: $(VENV)/.installed ## Reliability suites (faults, load, fuzzing, auth, tamper, restart) -> verify/results.json; QUICK=1 for CI sizes
 	$(PY) -m tests.verify $(if $(QUICK),--quick)
@@ -79,7 +79,7 @@ format: $(VENV)/.installed ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 typecheck: $(VENV)/.installed ## mypy (strict) on services/, shared/ and devstack/
-	$(VENV)/bin/mypy services shared devstack
+	$(VENV)/bin/mypy services shared devstack ops
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
@@ -116,7 +116,7 @@ build-check: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no containe
 security-scan: $(CHECKOV_VENV)/.installed ## checkov on template.yaml (suppressions carry reasons in the template)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
-schemas: $(VENV)/.installed ## Regenerate events_schema/*.json and shared/openapi.json from the models
+schemas: $(VENV)/.installed ## Regenerate events_schema/*.json and services/query/openapi.json from the models
 	$(PY) events_schema/generate.py
 
 invoke: $(VENV)/.installed ## Run one function on an event: make invoke FUNCTION=QueryFunction EVENT=events_schema/samples/query-health.json [STACK=.local/stack.json]
@@ -135,7 +135,7 @@ deploy: $(SAM_VENV)/.installed ## sam build + sam deploy (guided the first time;
 deploy-frontend: $(VENV)/.installed ## Upload frontend/ to the SAM_ENV stack's own site (bucket root) and invalidate its CloudFront
 	@# STAGE=staging once meant a /_staging/ slot of the prod site: refuse it rather than deploy to prod.
 	@if [ "$(origin STAGE)" = "command line" ]; then echo "deploy-frontend: STAGE is not used; SAM_ENV=default|staging|dev picks the stack" >&2; exit 2; fi
-	$(PY) build/deploy_frontend.py --config-env $(SAM_ENV)
+	$(PY) ops/deploy_frontend.py --config-env $(SAM_ENV)
 
 test: lint typecheck template-check security-scan build-check chromium ## Every check: lint, types, template, IaC scan, sam build, all tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -1,8 +1,8 @@
 """`make schemas`: JSON Schemas and the OpenAPI document, generated from the code.
 
 Writes events_schema/<Name>.json for the domain events (the stream's ledger items) and the API
-bodies, events_schema/openapi.json for the whole HTTP API (ingest and query routes merged),
-and shared/openapi.json, the copy QueryFunction serves at GET /api/openapi.json.
+bodies, and services/query/openapi.json, the one OpenAPI document of the whole HTTP API (every
+API function's routes merged), which QueryFunction serves at GET /api/openapi.json.
 `--check` writes nothing and exits 1 listing the stale files (tests/unit/test_schemas_fresh.py).
 
 Run from the repository root: `PYTHONPATH=. python events_schema/generate.py [--check]`.
@@ -18,6 +18,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from events_schema.events import DOMAIN_EVENTS
 from services.ingest.app import ACCESS as INGEST_ACCESS
 from services.ingest.app import build_app as build_ingest_app
 from services.people import models as people_models
@@ -27,10 +28,9 @@ from services.people.directory import Directory
 from services.query.app import ACCESS as QUERY_ACCESS
 from services.query.app import build_app as build_query_app
 from services.query.export import ExportLink
+from services.query.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
 from shared import models
 from shared.config import IngestConfig, PeopleConfig, QueryConfig
-from shared.events import DOMAIN_EVENTS
-from shared.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
 from shared.repository import LedgerTable, SummaryTable
 from shared.responses import COMPONENTS as ERROR_COMPONENTS
 from shared.responses import REF_PREFIX
@@ -201,7 +201,6 @@ def documents() -> dict[Path, dict[str, Any]]:
     for model in RESPONSE_MODELS:
         out[SCHEMA_DIR / f"{model.__name__}.json"] = _schema(model, "serialization")
     openapi = openapi_document()
-    out[SCHEMA_DIR / "openapi.json"] = openapi
     out[OPENAPI_PATH] = openapi
     return out
 

@@ -2,7 +2,7 @@
 
 Ledger items (events, payments, voids, close-outs) are written with a conditional PutItem that
 can never overwrite; nothing here updates or deletes them. Summaries live in the projection
-table, which only the projector writes (shared/projection_store.py); here they are only read.
+table, which only the projector writes (services/projector/store.py); here they are only read.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.notifier import compose
 from services.notifier.config import NotifierConfig
-from shared.mail import (
+from services.notifier.mail import (
     MailError,
     MailMessage,
     MailSender,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from services.notifier.mail import MailMessage, header_safe, masked_address
 from shared import keys
 from shared.ids import is_event_id
-from shared.mail import MailMessage, header_safe, masked_address
 from shared.models import PAYMENT_METHODS, Closeout, Payment, Void
 from shared.money import format_cents
 from shared.stream import LedgerEntry

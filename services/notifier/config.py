@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from services.notifier.mail import DEFAULT_SMTP_PORTS, SmtpSecurity, parse_mailbox
 from shared.config import ConfigError
-from shared.mail import DEFAULT_SMTP_PORTS, SmtpSecurity, parse_mailbox
 from shared.secrets import Fetch, collect_secrets, ssm_fetch
 from shared.validators import email_address, is_email_address
 

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.projector.logic import project_batch
+from services.projector.store import ProjectionStore
 from shared.observability import get_logger
-from shared.projection_store import ProjectionStore
 from shared.timeutil import utc_now
 
 logger = get_logger()

@@ -6,9 +6,9 @@ with cold_start():
     from aws_lambda_powertools import Metrics
 
     from services.projector.app import make_handler
+    from services.projector.store import ProjectionStore
     from shared.clients import dynamodb_client
     from shared.config import ProjectorConfig, load_config
-    from shared.projection_store import ProjectionStore
 
     _config = load_config(ProjectorConfig)
     lambda_handler = make_handler(

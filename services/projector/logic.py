@@ -10,9 +10,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.projector.store import ProjectionRetryExhausted, ProjectionStore, group_by_event
 from services.projector.tamper import LedgerChange, ledger_change
 from shared.observability import get_logger
-from shared.projection_store import ProjectionRetryExhausted, ProjectionStore, group_by_event
 from shared.stream import LedgerEntry, MalformedRecord, parse_record, sequence_number
 
 logger = get_logger()

@@ -12,11 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from services.query import logic
 from services.query.export import LINK_SECONDS, Export, ExportBucket, ExportLink, fits_inline
+from services.query.openapi import openapi_document
 from shared.auth import Role
 from shared.config import QueryConfig
 from shared.http import JSON, Access, Handler, create_app, json_response, make_api_handler
 from shared.models import PATRON_NAME_MAX, Health
-from shared.openapi import openapi_document
 from shared.repository import LedgerTable, SummaryTable
 from shared.responses import CSV, Answers, ref, responses_for, success
 from shared.revocations import Revocations

@@ -57,9 +57,9 @@ class Ours:
 
     def __init__(self, client: Any) -> None:
         from services.ingest import app as ingest_app
+        from services.projector.store import ProjectionStore
         from services.query import app as query_app
         from shared.config import IngestConfig, QueryConfig
-        from shared.projection_store import ProjectionStore
         from shared.repository import LedgerTable, SummaryTable
         from shared.revocations import Revocations
 
@@ -228,8 +228,8 @@ def seed_summary(client: Any, event_id: str, payments: int) -> None:
     summary `make reconcile REPAIR=1` would write (ProjectionStore.repair), with every ledger
     item already marked applied. Our write and read paths never touch the ledger history, so
     only the summary's size depends on how many payments the event holds."""
+    from services.projector.store import LedgerSnapshot, ProjectionState, ProjectionStore
     from shared.models import Summary
-    from shared.projection_store import LedgerSnapshot, ProjectionState, ProjectionStore
     from tests.builders import a_payment
 
     if payments <= 0:

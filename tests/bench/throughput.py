@@ -109,7 +109,7 @@ def projector_throughput(records: int) -> dict[str, Any]:
     """Batch by batch, alternating which goes first: the projector on one table, then the
     requests it sent for that batch (captured in an untimed run) replayed on another; both
     tables grow alike, and a burst of noise hits both."""
-    from shared.projection_store import ProjectionStore
+    from services.projector.store import ProjectionStore
 
     backlog = _backlog(records)
     batches = [backlog[start : start + BATCH] for start in range(0, len(backlog), BATCH)]

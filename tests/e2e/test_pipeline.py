@@ -369,7 +369,7 @@ def run_reconcile(stack_file: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONPATH"] = str(REPO_ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "shared.reconcile", "--stack-file", str(stack_file)],
+        [sys.executable, "-m", "ops.reconcile", "--stack-file", str(stack_file)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

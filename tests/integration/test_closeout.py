@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from services.projector.store import ProjectionStore
 from shared.models import PAYMENT_METHODS
-from shared.projection_store import ProjectionStore
 from shared.repository import closeout_from_item
 from shared.stream import LedgerEntry
 from tests import builders

@@ -25,9 +25,10 @@ from botocore.config import Config
 from devstack.template import create_table
 from services.notifier.app import build_persistence, build_sender, make_handler
 from services.notifier.config import NotifierConfig, load_notifier_config
+from services.notifier.mail import MailSender, SesV2Sender, SpoolingSender
 from shared.config import ConfigError
-from shared.mail import FakeSender, MailSender, SesV2Sender, SpoolingSender
 from shared.repository import LedgerTable
+from tests.fakes import FakeSender
 from tests.integration.notifier_records import (
     REGION,
     REPO_ROOT,

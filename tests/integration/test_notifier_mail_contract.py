@@ -19,8 +19,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from shared.mail import (
-    FakeSender,
+from services.notifier.mail import (
     MailMessage,
     MailSender,
     PermanentMailError,
@@ -29,6 +28,7 @@ from shared.mail import (
     SmtpSender,
     address_of,
 )
+from tests.fakes import FakeSender
 from tests.integration.notifier_records import (
     REGION,
     RecordingHandler,

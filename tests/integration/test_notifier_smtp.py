@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared.mail import MailMessage, PermanentMailError, RetryableMailError, SmtpSender
+from services.notifier.mail import MailMessage, PermanentMailError, RetryableMailError, SmtpSender
 from tests.integration.notifier_records import RecordingHandler, free_port, smtp_server
 
 SENDER = "payments@scc.example"

@@ -17,10 +17,10 @@ from moto import mock_aws
 from devstack.template import create_table
 from services.projector.app import make_handler
 from services.projector.logic import project_batch
+from services.projector.store import ProjectionStore
 from shared.ids import new_payment_id
 from shared.models import PAYMENT_METHODS, Payment, Summary, Void
 from shared.projection import summarize
-from shared.projection_store import ProjectionStore
 from shared.repository import SummaryTable, payment_item, to_ddb, void_item
 from shared.stream import sequence_number
 from tests import builders

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from ops.reconcile import main, reconcile
 from services.projector.logic import project_batch
+from services.projector.store import ProjectionStore
 from shared import keys
 from shared.models import Event
 from shared.projection import summarize
-from shared.projection_store import ProjectionStore
-from shared.reconcile import main, reconcile
 from shared.repository import LedgerTable, payment_item, void_item
 from tests.integration.support import PROJECTION_TABLE_NAME, TABLE_NAME
 from tests.integration.test_projector import (

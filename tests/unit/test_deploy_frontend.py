@@ -10,8 +10,9 @@ from urllib.parse import urljoin, urlsplit
 import boto3
 import pytest
 
-from build import deploy_frontend
-from build.deploy_frontend import (
+from devstack.template import load_template
+from ops import deploy_frontend
+from ops.deploy_frontend import (
     FRONTEND,
     ROOT,
     ConfigError,
@@ -20,7 +21,6 @@ from build.deploy_frontend import (
     content_type,
     target,
 )
-from devstack.template import load_template
 
 
 @pytest.mark.parametrize("name", ["index.html", "sw.js"])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from services.notifier import compose
-from shared.mail import MailMessage
+from services.notifier.mail import MailMessage
 from shared.models import Payment, Void
 from shared.stream import LedgerEntry
 from tests import builders

@@ -1,4 +1,4 @@
-"""shared.mail without a network: the message, its MIME form, the spool, the fake, and how each
+"""services.notifier.mail without a network: the message, its MIME form, the spool, the fake, and how each
 backend's failures map onto the two typed errors."""
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from shared.mail import (
-    FakeSender,
+from services.notifier.mail import (
     MailMessage,
     PermanentMailError,
     RetryableMailError,
@@ -37,6 +36,7 @@ from shared.mail import (
     spool_file_name,
     to_email_message,
 )
+from tests.fakes import FakeSender
 
 MOMENT = datetime(2026, 5, 23, 18, 30, 0, 123456, tzinfo=UTC)
 

@@ -18,7 +18,9 @@ from shared.http import error_payload
 from shared.responses import ERROR, GATEWAY_ERROR, REF_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT: dict[str, Any] = json.loads((ROOT / "shared/openapi.json").read_text(encoding="utf-8"))
+DOCUMENT: dict[str, Any] = json.loads(
+    (ROOT / "services/query/openapi.json").read_text(encoding="utf-8")
+)
 METHODS = ("get", "put", "post", "delete", "patch")
 
 

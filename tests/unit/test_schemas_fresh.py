@@ -1,4 +1,4 @@
-"""events_schema/ and shared/openapi.json are generated from the code; stale copies fail here."""
+"""events_schema/ and services/query/openapi.json are generated from the code; stale copies fail here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 
-from shared.events import EventClosedOut, EventCreated, PaymentLogged, PaymentVoided
+from events_schema.events import EventClosedOut, EventCreated, PaymentLogged, PaymentVoided
 from shared.models import Closeout, Event, Payment, Void
 from shared.repository import closeout_item, payment_item, void_item
 
@@ -34,7 +34,7 @@ def test_generated_schemas_match_the_models() -> None:
 
 
 def test_openapi_document_lists_every_route_of_both_functions() -> None:
-    document = json.loads((ROOT / "shared/openapi.json").read_text(encoding="utf-8"))
+    document = json.loads((ROOT / "services/query/openapi.json").read_text(encoding="utf-8"))
     assert document["info"]["title"] == "SCC Payments API"
     assert {"/api/auth/login", "/api/events", "/api/g/{event_id}/payment", "/api/health"} <= set(
         document["paths"]

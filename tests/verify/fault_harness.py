@@ -37,7 +37,7 @@ from devstack.pollers import (
     failure_message,
 )
 from devstack.runner import InvokeError, InvokeResult
-from shared.mail import MailMessage, MailSender
+from services.notifier.mail import MailMessage, MailSender
 from tests.integration.notifier_records import RecordingHandler
 
 log = logging.getLogger(__name__)

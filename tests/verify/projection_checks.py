@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ops.reconcile import read_snapshot
+from services.projector.store import ProjectionStore
 from shared.projection import drift, summarize
-from shared.projection_store import ProjectionStore
-from shared.reconcile import read_snapshot
 from shared.repository import LedgerTable
 from shared.timeutil import iso_z
 from tests.e2e.api_client import http, moto_client, uuid7

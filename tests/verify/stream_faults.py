@@ -17,7 +17,7 @@ notifier with EMAIL_TRANSPORT=smtp, an SMTP relay on 127.0.0.1 that stalls past 
 timeout. `fault_rate` is the share of AWS calls that fail and of invocations that are killed.
 
 Then what an operator does with the failure queue (docs/deploy.md, "The failure queue is not
-empty"): `make reconcile REPAIR=1` for the totals (shared.reconcile, repair on), and for the
+empty"): `make reconcile REPAIR=1` for the totals (ops.reconcile, repair on), and for the
 mails the records the queue names, read from the stream by sequence number and handed to the
 notifier again once the faults are over.
 
@@ -87,18 +87,18 @@ from moto import mock_aws
 from devstack.intrinsics import Resolver, ResourceValues
 from devstack.pollers import RecordFilter, StreamSettings, lambda_record
 from devstack.template import create_table, load_template, translate
+from ops.reconcile import reconcile
 from services.notifier import app as notifier_app
+from services.notifier import mail as notifier_mail
 from services.notifier.config import load_notifier_config
 from services.projector import app as projector_app
 from services.projector import logic as projector_logic
+from services.projector.store import ProjectionStore
 from shared import keys
-from shared import mail as shared_mail
 from shared.config import ProjectorConfig, load_config
 from shared.ids import make_event_id
 from shared.models import PAYMENT_METHODS, Closeout, Event, Payment, Void
 from shared.projection import drift, summarize
-from shared.projection_store import ProjectionStore
-from shared.reconcile import reconcile
 from shared.repository import LedgerTable
 from shared.stream import parse_record
 from shared.timeutil import iso_z
@@ -223,7 +223,7 @@ def run_detailed(
         notifier_app.logger,
         projector_app.logger,
         projector_logic.logger,
-        shared_mail.logger,
+        notifier_mail.logger,
     ]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_environment())
@@ -1025,7 +1025,7 @@ def _ses_sent() -> Sent:
 
 
 def _smtp_sent(received: Sequence[Received], records: Sequence[dict[str, Any]]) -> Sent:
-    """What the relay took, by Message-ID (shared.mail derives it from the mail's key: ledger
+    """What the relay took, by Message-ID (services.notifier.mail derives it from the mail's key: ledger
     item and audience), and the envelope's recipients."""
     digests: dict[str, str] = {}
     for record in records:

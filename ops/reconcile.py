@@ -1,9 +1,9 @@
 """Reconcile: recompute every event's summary from the ledger, report drift, repair on request.
 
-    python -m shared.reconcile                 # the running `make dev` stack (.local/stack.json)
-    python -m shared.reconcile --table LEDGER --projection-table PROJECTION
+    python -m ops.reconcile                 # the running `make dev` stack (.local/stack.json)
+    python -m ops.reconcile --table LEDGER --projection-table PROJECTION
                                                # a deployed stack, with the usual AWS credentials
-    python -m shared.reconcile --repair        # also fix what drifted
+    python -m ops.reconcile --repair        # also fix what drifted
 
 Drift is any difference between a summary and its ledger: the money and counts, the time of
 the latest payment, the current close-out. A tampered ledger (an item changed or deleted) shows
@@ -27,8 +27,8 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from services.projector.store import LedgerSnapshot, ProjectionStore, newest_closeout
 from shared.projection import drift, summarize
-from shared.projection_store import LedgerSnapshot, ProjectionStore, newest_closeout
 from shared.repository import LedgerTable
 from shared.timeutil import iso_z, utc_now
 
@@ -116,7 +116,7 @@ def _print(reports: Sequence[EventReport], out: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.reconcile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.reconcile", description=__doc__)
     parser.add_argument("--table", help="the ledger table to check (default: the local stack's)")
     parser.add_argument("--projection-table", help="its projection table (required with --table)")
     parser.add_argument(
