@@ -10,31 +10,24 @@ Run from the repository root: `PYTHONPATH=. python events_schema/generate.py [--
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any, cast
+from types import ModuleType
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from events_schema.events import DOMAIN_EVENTS
-from services.ingest.app import ACCESS as INGEST_ACCESS
-from services.ingest.app import build_app as build_ingest_app
 from services.people import models as people_models
-from services.people.app import ACCESS as PEOPLE_ACCESS
-from services.people.app import build_app as build_people_app
-from services.people.directory import Directory
-from services.query.app import ACCESS as QUERY_ACCESS
-from services.query.app import build_app as build_query_app
 from services.query.export import ExportLink
 from services.query.openapi import OPENAPI_PATH, OPENAPI_TITLE, OPENAPI_VERSION
 from shared import models
-from shared.config import IngestConfig, PeopleConfig, QueryConfig
-from shared.repository import LedgerTable, SummaryTable
 from shared.responses import COMPONENTS as ERROR_COMPONENTS
 from shared.responses import REF_PREFIX
-from shared.revocations import Revocations
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "events_schema"
@@ -85,27 +78,38 @@ def _schema(model: type[BaseModel], mode: str) -> dict[str, Any]:
     }
 
 
+API_MODULES = ("services.ingest.handler", "services.query.handler", "services.people.handler")
+# What the API functions' modules read at import; nothing is called while generating (the
+# credentials only spare the SDK a search for real ones).
+PLACEHOLDER_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "unused",
+    "AWS_SECRET_ACCESS_KEY": "unused",
+    "LEDGER_TABLE_NAME": "unused",
+    "PROJECTION_TABLE_NAME": "unused",
+    "ALLOWED_ORIGIN": "https://example.invalid",
+    "REVOCATIONS_TABLE_NAME": "unused",
+    "USER_POOL_ID": "us-east-1_unused",
+    "USER_POOL_CLIENT_ID": "unused",
+    "EXPORT_BUCKET": "unused",
+}
+
+
+def api_modules() -> list[ModuleType]:
+    """The API functions' handler modules (their `app` and `ACCESS`), imported with a
+    placeholder environment when this process has none of its own."""
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in PLACEHOLDER_ENVIRONMENT.items() if k not in saved})
+    try:
+        return [importlib.import_module(name) for name in API_MODULES]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def openapi_document() -> dict[str, Any]:
     """Every API function's routes in one document (the HTTP API is one API to its clients)."""
-    table = LedgerTable(cast(Any, None), "unused")
-    placeholder = {
-        "LEDGER_TABLE_NAME": "unused",
-        "PROJECTION_TABLE_NAME": "unused",
-        "ALLOWED_ORIGIN": "https://example.invalid",
-        "REVOCATIONS_TABLE_NAME": "unused",
-        "USER_POOL_ID": "us-east-1_unused",
-        "USER_POOL_CLIENT_ID": "unused",
-        "EXPORT_BUCKET": "unused",
-    }
-    directory = Directory(cast(Any, None), user_pool_id="unused", client_id="unused")
-    revocations = Revocations(cast(Any, None), "unused")
-    apps = [
-        build_ingest_app(IngestConfig.model_validate(placeholder), table),
-        build_query_app(
-            QueryConfig.model_validate(placeholder), table, SummaryTable(cast(Any, None), "unused")
-        ),
-        build_people_app(PeopleConfig.model_validate(placeholder), directory, revocations),
-    ]
+    apps = [module.app for module in api_modules()]
     merged: dict[str, Any] = {}
     for app in apps:
         document = json.loads(
@@ -176,7 +180,7 @@ SECURITY_SCHEME = "CognitoIdToken"
 def _document_access(document: dict[str, Any]) -> None:
     """Who may call each route, from the functions' own ACCESS tables (the ones the guard
     enforces): signed-in routes need the Cognito ID token; `x-scc-role` names the role."""
-    access = {**INGEST_ACCESS, **QUERY_ACCESS, **PEOPLE_ACCESS}
+    access = {key: role for module in api_modules() for key, role in module.ACCESS.items()}
     document.setdefault("components", {})["securitySchemes"] = {
         SECURITY_SCHEME: {
             "type": "http",

@@ -9,7 +9,7 @@ each new session loads and indexes the SDK's data files again.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 
@@ -30,3 +30,20 @@ def aws_session() -> boto3.session.Session:
 def dynamodb_client() -> DynamoDBClient:
     """The DynamoDB client every table adapter of this process uses."""
     return aws_session().client("dynamodb")
+
+
+class DynamoTable:
+    """A table adapter's common part: the process's DynamoDB client and the table's name
+    (`connect` at cold start; tests construct it on their own client)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    @classmethod
+    def connect(cls, table_name: str) -> Self:
+        return cls(dynamodb_client(), table_name)
+
+    @property
+    def table_name(self) -> str:
+        return self._table

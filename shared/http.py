@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.auth import (
@@ -29,12 +29,13 @@ from shared.auth import (
     require_role,
 )
 from shared.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from shared.observability import get_logger
 from shared.revocations import Revocations, is_revoked
+
+logger = get_logger()
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
-
-logger = Logger()
 
 
 class _DuplicateKey(ValueError):
@@ -148,15 +149,20 @@ class _ServiceError(DomainError):
     code = "internal_error"
 
 
-def create_app(*, allowed_origin: str) -> APIGatewayHttpResolver:
+def cors_policy(allowed_origin: str) -> CORSConfig:
+    """The API's CORS policy: the one origin the SPA is served from (template AllowedOrigin)."""
+    return CORSConfig(
+        allow_origin=allowed_origin,
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+
+def api_resolver(cors: CORSConfig) -> APIGatewayHttpResolver:
+    """An API function's resolver: bodies validated against the routes' pydantic models, JSON
+    read with exact numbers, every failure mapped to the JSON error contract."""
     app = APIGatewayHttpResolver(
-        enable_validation=True,
-        cors=CORSConfig(
-            allow_origin=allowed_origin,
-            allow_headers=["Authorization", "Content-Type"],
-            max_age=600,
-        ),
-        json_body_deserializer=json_loads,
+        enable_validation=True, cors=cors, json_body_deserializer=json_loads
     )
     register_error_handlers(app)
     return app
@@ -243,17 +249,27 @@ def identify(event: dict[str, Any], needed: Role, revocations: Revocations) -> C
     return caller
 
 
-def handle(
-    app: APIGatewayHttpResolver,
+@lambda_handler_decorator
+def guard(
+    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]],
     event: dict[str, Any],
     context: LambdaContext,
     *,
+    app: APIGatewayHttpResolver,
+    cors: CORSConfig,
     access: Access,
     revocations: Revocations,
     bodiless: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Check the caller (who, not revoked, role), then size and body, then route. The caller is
-    checked before the body so that nobody without the role learns anything about its inputs."""
+    """An API function's request guard (a Powertools middleware around `lambda_handler`): the
+    caller first (who, not revoked, holding the route's role), then the body's size and form,
+    then the routing. It runs before the resolver, because the resolver validates the body
+    before any route middleware: nobody without the role learns anything about its inputs.
+
+    `access` maps every route the function serves to the role it needs (None: public); a
+    route missing there is refused, never served unchecked. `bodiless` lists POST routes that
+    take no body (an action on the path's resource). The caller reaches the route through
+    `current_caller(app)`."""
     route_key = str(event.get("routeKey", ""))
     try:
         if route_key not in access:
@@ -264,17 +280,16 @@ def handle(
         check_request(event, has_body=takes_body(route_key, bodiless))
     except DomainError as error:
         app.clear_context()
-        return _early_response(app, event, error)
-    return app.resolve(event, context)
+        return _early_response(cors, event, error)
+    return handler(event, context)
 
 
-def _early_response(
-    app: APIGatewayHttpResolver, event: dict[str, Any], error: DomainError
-) -> dict[str, Any]:
+def _early_response(cors: CORSConfig, event: dict[str, Any], error: DomainError) -> dict[str, Any]:
+    """The error contract for a request refused before routing, with the CORS headers the
+    resolver would have added to a routed response."""
     headers: dict[str, str] = {"Content-Type": JSON, "Cache-Control": "no-store"}
     origin = _header(event, "origin")
-    cors: CORSConfig | None = app._cors  # the policy the resolver applies to routed responses
-    if origin and cors is not None:
+    if origin:
         headers.update(cors.to_dict(origin))  # empty for an origin that is not allowed
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="scc-payments"'
@@ -285,28 +300,6 @@ def _early_response(
         "isBase64Encoded": False,
         "cookies": [],
     }
-
-
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
-def make_api_handler(
-    app: APIGatewayHttpResolver,
-    *,
-    access: Access,
-    revocations: Revocations,
-    bodiless: frozenset[str] = frozenset(),
-) -> Handler:
-    """The Lambda entry point of an API function: logging context, guard, then routing.
-    `bodiless` lists POST routes that take no body (an action on the path's resource)."""
-
-    @logger.inject_lambda_context(clear_state=True)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(
-            app, event, context, access=access, revocations=revocations, bodiless=bodiless
-        )
-
-    return lambda_handler
 
 
 def current_caller(app: APIGatewayHttpResolver) -> Caller:

@@ -29,7 +29,7 @@ from shared.timeutil import iso_z
 from shared.validators import EMAIL_MAX
 
 # `other`: Zelle, PayPal, a bank transfer... (what it was goes in `reference`). A client that
-# sends no method (the second write-up's modal) records `other`.
+# sends no method (the first logging form sent only patron, amount and notes) records `other`.
 PAYMENT_METHODS = ("cash", "card", "check", "venmo", "other")
 PaymentMethod = Literal["cash", "card", "check", "venmo", "other"]
 

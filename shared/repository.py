@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shared import keys
-from shared.clients import dynamodb_client
+from shared.clients import DynamoTable
 from shared.errors import EventAlreadyExists, ValidationFailed
 from shared.models import (
     PAYMENT_METHODS,
@@ -116,20 +116,8 @@ class PaymentFilter:
 MAX_FILTERED_READS = 10
 
 
-class LedgerTable:
+class LedgerTable(DynamoTable):
     """Typed access to the ledger table; construct once per cold start and pass it to the logic."""
-
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
-
-    @classmethod
-    def connect(cls, table_name: str) -> LedgerTable:
-        return cls(dynamodb_client(), table_name)
-
-    @property
-    def table_name(self) -> str:
-        return self._table
 
     # --- events ---------------------------------------------------------------------------
 
@@ -353,16 +341,8 @@ class LedgerTable:
         return found
 
 
-class SummaryTable:
+class SummaryTable(DynamoTable):
     """The per-event summaries in the projection table, read-only (the projector writes them)."""
-
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
-
-    @classmethod
-    def connect(cls, table_name: str) -> SummaryTable:
-        return cls(dynamodb_client(), table_name)
 
     def get(self, event_id: str) -> Summary:
         response = self._client.get_item(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shared.clients import dynamodb_client
+from shared.clients import DynamoTable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -26,7 +26,7 @@ else:
 KEEP_SECONDS = 24 * 60 * 60
 
 
-class Revocations:
+class Revocations(DynamoTable):
     def __init__(
         self,
         client: DynamoDBClient,
@@ -35,14 +35,9 @@ class Revocations:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
-        self._table = table_name
+        super().__init__(client, table_name)
         self._clock = clock
         self._sleep = sleep
-
-    @classmethod
-    def connect(cls, table_name: str) -> Revocations:
-        return cls(dynamodb_client(), table_name)
 
     def revoked_before(self, sub: str) -> int | None:
         """Epoch second up to which this person's tokens are void, or None.

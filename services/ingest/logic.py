@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.ingest.config import IngestConfig
 from shared import validators
 from shared.auth import Caller
-from shared.config import IngestConfig
 from shared.errors import (
     Conflict,
     EventNotFound,

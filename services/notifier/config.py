@@ -1,25 +1,24 @@
 """NotifierFunction configuration: read once at cold start, validated, failing fast.
 
 A missing or malformed variable stops the cold start with a ConfigError naming the variable and
-never its value. EMAIL_TRANSPORT picks the adapter (`ses`, the default, or `smtp`); the SMTP
-write-up's variables (SCC_GMAIL_USER, SCC_GMAIL_PASSWORD, SCC_GMAIL_TO) are accepted as
-fallbacks for SMTP_USER, SMTP_PASSWORD and the recipients, with Gmail's relay as the default
-host. MAIL_DIR is set only by the local stack: every sent mail is then also kept as `.eml`.
+never its value. EMAIL_TRANSPORT picks the adapter (`ses`, the default, or `smtp`); the
+Gmail-style variables of the first SMTP setup (SCC_GMAIL_USER, SCC_GMAIL_PASSWORD, SCC_GMAIL_TO)
+are accepted as fallbacks for SMTP_USER, SMTP_PASSWORD and the recipients, with Gmail's relay as
+the default host. MAIL_DIR is set only by the local stack: every sent mail is then also kept as `.eml`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.notifier.mail import DEFAULT_SMTP_PORTS, SmtpSecurity, parse_mailbox
-from shared.config import ConfigError
-from shared.secrets import Fetch, collect_secrets, ssm_fetch
+from shared.config import ConfigError, FunctionConfig, load_config
+from shared.secrets import Fetch, ssm_fetch
 from shared.validators import email_address, is_email_address
 
 # The stream keeps records 24 h; an idempotency record must outlive any redelivery of them.
@@ -83,10 +82,12 @@ def _mailbox(value: str) -> str:
     return parse_mailbox(value)
 
 
-class _Environment(BaseModel):
-    """The raw variables, each checked on its own; requirements across them come after."""
+class NotifierEnvironment(FunctionConfig):
+    """The raw variables, each checked on its own by the one loader (shared.config); the
+    requirements across them come after (`NotifierConfig.from_environment`)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    # SMTP_PASSWORD may instead be SMTP_PASSWORD_PARAM, an SSM SecureString parameter's name.
+    SECRET_VARIABLES: ClassVar[Mapping[str, bool]] = {"SMTP_PASSWORD": False}
 
     transport: Annotated[Literal["ses", "smtp"], Field(alias="EMAIL_TRANSPORT")] = "ses"
     ses_sender: Annotated[str | None, Field(alias="SES_SENDER_EMAIL")] = None
@@ -155,7 +156,7 @@ def _required(problems: list[str], variable: str, why: str) -> None:
     problems.append(f"{variable}: required {why}")
 
 
-def _build(env: _Environment) -> NotifierConfig:
+def _build(env: NotifierEnvironment) -> NotifierConfig:
     problems: list[str] = []
     if env.idempotency_table_name is None:
         _required(problems, "IDEMPOTENCY_TABLE_NAME", "(the notifier's idempotency records)")
@@ -203,7 +204,7 @@ def _build(env: _Environment) -> NotifierConfig:
     )
 
 
-def _smtp_settings(env: _Environment, problems: list[str]) -> SmtpSettings | None:
+def _smtp_settings(env: NotifierEnvironment, problems: list[str]) -> SmtpSettings | None:
     user = env.smtp_user or env.gmail_user
     password = env.smtp_password or env.gmail_password
     host = env.smtp_host or (GMAIL_HOST if env.gmail_user else None)
@@ -235,21 +236,5 @@ def _smtp_settings(env: _Environment, problems: list[str]) -> SmtpSettings | Non
 def load_notifier_config(
     environ: Mapping[str, str] | None = None, *, fetch: Fetch = ssm_fetch
 ) -> NotifierConfig:
-    """The configuration from the environment, or ConfigError naming every bad variable.
-
-    SMTP_PASSWORD may instead be SMTP_PASSWORD_PARAM, an SSM SecureString parameter's name.
-    """
-    env, problems = collect_secrets(
-        os.environ if environ is None else environ, {"SMTP_PASSWORD": False}, fetch=fetch
-    )
-    try:
-        raw = _Environment.model_validate(env)
-    except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False, include_context=False):
-            variable = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{variable}: {error['msg']}")
-    if problems:
-        raise ConfigError(
-            "NotifierConfig: invalid environment: " + "; ".join(sorted(problems))
-        ) from None
-    return _build(raw)
+    """The configuration from the environment, or ConfigError naming every bad variable."""
+    return _build(load_config(NotifierEnvironment, environ, fetch=fetch))

@@ -47,7 +47,10 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_sesv2 import SESV2Client
 
+    from services.notifier.config import NotifierConfig
+
 logger = get_logger()
+
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
 SMTP_SECURITY_MODES: tuple[SmtpSecurity, ...] = ("starttls", "tls", "none")
@@ -473,3 +476,33 @@ class SpoolingSender:
             Path(temporary).unlink(missing_ok=True)
             raise
         return target
+
+
+# --- the adapter the configuration names --------------------------------------------------
+
+
+def sender_for(
+    config: NotifierConfig, *, session: boto3.session.Session | None = None
+) -> MailSender:
+    """The adapter EMAIL_TRANSPORT names, spooling to MAIL_DIR when the local stack set it."""
+    sender: MailSender
+    if config.transport == "smtp":
+        assert config.smtp is not None
+        smtp = config.smtp
+        sender = SmtpSender(
+            smtp.host,
+            smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=None if smtp.password is None else smtp.password.get_secret_value(),
+            timeout_seconds=smtp.timeout_seconds,
+        )
+    else:
+        sender = SesV2Sender.create(
+            region=config.ses_region,
+            configuration_set=config.ses_configuration_set,
+            session=session,
+        )
+    if config.mail_dir is not None:
+        sender = SpoolingSender(sender, config.mail_dir)
+    return sender

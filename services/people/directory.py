@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from shared import clients
 from shared.auth import SIGN_IN_AGAIN
-from shared.clients import aws_session
 from shared.errors import (
     Conflict,
     DomainError,
@@ -71,7 +71,9 @@ class Directory:
     @classmethod
     def connect(cls, *, user_pool_id: str, client_id: str) -> Directory:
         return cls(
-            aws_session().client("cognito-idp"), user_pool_id=user_pool_id, client_id=client_id
+            clients.aws_session().client("cognito-idp"),
+            user_pool_id=user_pool_id,
+            client_id=client_id,
         )
 
     # --- signing in (the public client API) ------------------------------------------------

@@ -145,11 +145,14 @@ class ExportBucket:
 
     def _s3(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
+            from shared import clients
+
             # SigV4: S3 refuses SigV2 presigned links in newer regions and for KMS objects.
-            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
+            self._client = clients.aws_session().client(
+                "s3", config=Config(signature_version="s3v4")
+            )
         return self._client
 
     def link(self, export: Export) -> str:

@@ -24,19 +24,16 @@ from tests.bench import environment as env  # noqa: E402
 # isort: split
 import boto3  # noqa: E402
 
-from services.query.app import make_handler  # noqa: E402
-from shared.config import QueryConfig  # noqa: E402
 from shared.ids import new_payment_id  # noqa: E402
 from shared.models import PAYMENT_METHODS, Event  # noqa: E402
 from shared.repository import (  # noqa: E402
     LedgerTable,
-    SummaryTable,
     payment_item,
     to_ddb,
     void_item,
 )
-from shared.revocations import Revocations  # noqa: E402
 from tests.builders import a_payment, a_void  # noqa: E402
+from tests.handlers import load_handler  # noqa: E402
 
 TABLE, BUCKET = env.LEDGER, env.PHYSICAL_IDS["ExportBucket"]
 EVENT_ID = "2026-05-23-corporate-mixer"
@@ -121,13 +118,9 @@ def bench_export(payments: int) -> dict[str, Any]:
     with env.moto_tables() as client:
         boto3.client("s3", region_name=env.REGION).create_bucket(Bucket=BUCKET)
         _fill(client, payments)
-        config = QueryConfig.model_validate(env.function_environment("QueryFunction"))
-        handler = make_handler(
-            config,
-            LedgerTable(client, TABLE),
-            SummaryTable(client, env.PROJECTION),
-            Revocations(client, env.REVOCATIONS),
-        )
+        handler = load_handler(
+            "services.query.handler", env.function_environment("QueryFunction"), dynamodb=client
+        ).lambda_handler
         started = time.perf_counter()
         response = handler(_event(), cast(Any, _Context()))
         seconds = time.perf_counter() - started

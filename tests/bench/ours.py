@@ -56,24 +56,18 @@ class Ours:
     """The product on an in-process moto: every request of `client` is metered."""
 
     def __init__(self, client: Any) -> None:
-        from services.ingest import app as ingest_app
         from services.projector.store import ProjectionStore
-        from services.query import app as query_app
-        from shared.config import IngestConfig, QueryConfig
-        from shared.repository import LedgerTable, SummaryTable
-        from shared.revocations import Revocations
+        from tests.handlers import load_handler
 
         self.client = client
         self.plain = env.plain_client(client)
         self.meter = CapacityMeter(client)
-        ledger = LedgerTable(client, env.LEDGER)
-        revocations = Revocations(client, env.REVOCATIONS)
-        ingest_config = IngestConfig.model_validate(env.function_environment("IngestFunction"))
-        query_config = QueryConfig.model_validate(env.function_environment("QueryFunction"))
-        self.ingest = ingest_app.make_handler(ingest_config, ledger, revocations)
-        self.query = query_app.make_handler(
-            query_config, ledger, SummaryTable(client, env.PROJECTION), revocations
-        )
+        self.ingest = load_handler(
+            "services.ingest.handler", env.function_environment("IngestFunction"), dynamodb=client
+        ).lambda_handler
+        self.query = load_handler(
+            "services.query.handler", env.function_environment("QueryFunction"), dynamodb=client
+        ).lambda_handler
         self.store = ProjectionStore(client, env.PROJECTION)
         self._sequence = 0
 
@@ -180,16 +174,16 @@ class Ours:
 
     def notify(self, records: Sequence[Mapping[str, Any]]) -> MailLog:
         """Run the notifier's handler on these records; its idempotency records are metered."""
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-        from services.notifier.app import make_handler
-        from services.notifier.config import load_notifier_config
+        from tests.handlers import load_handler
         from tests.integration.support import LambdaContext
 
-        config = load_notifier_config(env.function_environment("NotifierFunction"))
         mails = MailLog()
-        persistence = DynamoDBPersistenceLayer(table_name=env.IDEMPOTENCY, boto3_client=self.client)
-        handler = make_handler(config, mails, persistence)
+        handler = load_handler(
+            "services.notifier.handler",
+            env.function_environment("NotifierFunction"),
+            dynamodb=self.client,
+            sender=mails,
+        ).lambda_handler
         context = LambdaContext(
             function_name="bench-notifier",
             memory_limit_in_mb=512,

@@ -25,15 +25,13 @@ from devstack.cognito import add_person, cognito_rules, provision_cognito
 from devstack.intrinsics import Resolver, ResourceValues
 from devstack.template import create_table, load_template, translate
 from services.people.directory import Directory
-from shared.repository import LedgerTable, SummaryTable
-from shared.revocations import Revocations
+from shared.repository import LedgerTable
 from tests.integration.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     ALLOWED_ORIGIN,
     CREW_EMAIL,
     CREW_PASSWORD,
-    HANDLER_FACTORIES,
     PROJECTION_LOGICAL_ID,
     PROJECTION_TABLE_NAME,
     REVOCATIONS_LOGICAL_ID,
@@ -48,6 +46,7 @@ from tests.integration.support import (
     People,
     function_environment,
     handler_path,
+    load_api_handler,
     routes_from_events,
 )
 
@@ -278,11 +277,10 @@ def api(
         "ExportBucket": EXPORT_BUCKET,
     }
     adapters = Adapters(
-        ledger=ledger,
-        summaries=SummaryTable(ddb, PROJECTION_TABLE_NAME),
-        revocations=Revocations(ddb, REVOCATIONS_TABLE_NAME),
-        directory=lambda config: Directory(
-            people.cognito, user_pool_id=config.user_pool_id, client_id=config.user_pool_client_id
+        session=_boto_session,
+        dynamodb=ddb,
+        directory=Directory(
+            people.cognito, user_pool_id=people.user_pool_id, client_id=people.client_id
         ),
     )
     handlers = {}
@@ -292,10 +290,8 @@ def api(
             translated_template, logical_id, stack_parameters, physical_ids=physical_ids
         )
         environment.update(env_overrides.get(logical_id, {}))
-        config_model, make_handler = HANDLER_FACTORIES[
-            handler_path(translated_template, logical_id)
-        ]
-        handlers[logical_id] = make_handler(config_model.model_validate(environment), adapters)
+        module = handler_path(translated_template, logical_id).rpartition(".")[0]
+        handlers[logical_id] = load_api_handler(module, environment, adapters)
         properties = translated_template["Resources"][logical_id]["Properties"]
         name = f"scc-it-{logical_id}"
         contexts[logical_id] = LambdaContext(

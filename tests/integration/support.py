@@ -15,20 +15,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 from boto3.dynamodb.types import TypeDeserializer
-from pydantic import BaseModel
 
-from services.ingest import app as ingest_app
-from services.people import app as people_app
 from services.people.directory import Directory
-from services.query import app as query_app
-from shared.config import IngestConfig, PeopleConfig, QueryConfig
 from shared.ids import new_payment_id
-from shared.repository import LedgerTable, SummaryTable
-from shared.revocations import Revocations
+from tests.handlers import load_handler
 
 ADMIN_EMAIL = "admin@scc.example"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -54,32 +48,23 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Adapters:
-    """What a handler module builds at cold start, made on the test's moto instead."""
+    """The SDK session and DynamoDB client a handler module builds its adapters from at cold
+    start, here the test's (on its moto, with its call accounting), and the people directory."""
 
-    ledger: LedgerTable
-    summaries: SummaryTable
-    revocations: Revocations
-    directory: Callable[[PeopleConfig], Directory]
+    session: Any
+    dynamodb: Any
+    directory: Directory
 
 
-HandlerFactory = Callable[[Any, Adapters], Handler]
+def load_api_handler(module: str, environment: Mapping[str, str], adapters: Adapters) -> Handler:
+    """The `lambda_handler` of the module template.yaml names, imported with the function's
+    environment as Lambda would, on the test's clients."""
+    extra = {"directory": adapters.directory} if module == "services.people.handler" else {}
+    loaded = load_handler(
+        module, environment, session=adapters.session, dynamodb=adapters.dynamodb, **extra
+    )
+    return cast(Handler, loaded.lambda_handler)
 
-# The template names a handler module; these are the factories behind those modules (the
-# modules themselves read os.environ at import, so tests build the handler the same way they do).
-HANDLER_FACTORIES: dict[str, tuple[type[BaseModel], HandlerFactory]] = {
-    "services.ingest.handler.lambda_handler": (
-        IngestConfig,
-        lambda config, a: ingest_app.make_handler(config, a.ledger, a.revocations),
-    ),
-    "services.query.handler.lambda_handler": (
-        QueryConfig,
-        lambda config, a: query_app.make_handler(config, a.ledger, a.summaries, a.revocations),
-    ),
-    "services.people.handler.lambda_handler": (
-        PeopleConfig,
-        lambda config, a: people_app.make_handler(config, a.directory(config), a.revocations),
-    ),
-}
 
 _WRITE_OPERATIONS = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}

@@ -27,7 +27,7 @@ from tests.integration.support import (
     payment_body,
 )
 
-OPENAPI = Path(__file__).resolve().parents[2] / "events_schema" / "openapi.json"
+OPENAPI = Path(__file__).resolve().parents[2] / "services" / "query" / "openapi.json"
 
 
 def _documented_routes() -> dict[tuple[str, str], str | None]:

@@ -23,12 +23,12 @@ import pytest
 from botocore.config import Config
 
 from devstack.template import create_table
-from services.notifier.app import build_persistence, build_sender, make_handler
 from services.notifier.config import NotifierConfig, load_notifier_config
-from services.notifier.mail import MailSender, SesV2Sender, SpoolingSender
+from services.notifier.mail import MailSender, SesV2Sender, SpoolingSender, sender_for
 from shared.config import ConfigError
 from shared.repository import LedgerTable
 from tests.fakes import FakeSender
+from tests.handlers import load_handler
 from tests.integration.notifier_records import (
     REGION,
     REPO_ROOT,
@@ -111,13 +111,19 @@ class Stack:
     def config(self, **overrides: str) -> NotifierConfig:
         return load_notifier_config({**self.environment, **overrides})
 
-    def handler(self, sender: MailSender | None = None, **overrides: str) -> Any:
-        config = self.config(**overrides)
-        return make_handler(
-            config,
-            sender or build_sender(config, session=self.session),
-            build_persistence(config, session=self.session),
+    def module(self, sender: MailSender | None = None, **overrides: str) -> Any:
+        """services.notifier.handler imported with this environment, as Lambda does, sending
+        through `sender` when given (else the adapter its configuration names)."""
+        replaced = {} if sender is None else {"sender": sender}
+        return load_handler(
+            "services.notifier.handler",
+            {**self.environment, **overrides},
+            session=self.session,
+            **replaced,
         )
+
+    def handler(self, sender: MailSender | None = None, **overrides: str) -> Any:
+        return self.module(sender, **overrides).lambda_handler
 
     def new_records(self) -> list[dict[str, Any]]:
         return self.stream.new_records()
@@ -556,13 +562,11 @@ def test_with_mail_dir_set_every_sent_mail_is_also_kept_as_eml(
 ) -> None:
     # Given the local stack's setting
     records = two_payments_and_a_void(stack)
-    config = stack.config(MAIL_DIR=str(tmp_path / "mail"))
-    sender = build_sender(config, session=stack.session)
-    assert isinstance(sender, SpoolingSender)
+    module = stack.module(MAIL_DIR=str(tmp_path / "mail"))
+    assert isinstance(module.sender, SpoolingSender)
 
     # When the batch is processed
-    persistence = build_persistence(config, session=stack.session)
-    make_handler(config, sender, persistence)(stream_event(records), CONTEXT)
+    module.lambda_handler(stream_event(records), CONTEXT)
 
     # Then SES got the four mails and the spool holds the same four, one file each
     files = sorted((tmp_path / "mail").glob("*.eml"))
@@ -635,7 +639,7 @@ def test_the_template_defaults_pick_ses(stack: Stack) -> None:
 
     assert config.transport == "ses"
     assert config.admin_recipients == tuple(ADMINS.split(","))
-    assert isinstance(build_sender(config, session=stack.session), SesV2Sender)
+    assert isinstance(sender_for(config, session=stack.session), SesV2Sender)
 
 
 # --- the sample event ---------------------------------------------------------------------------

@@ -630,7 +630,7 @@ def test_health_is_public(api: Api) -> None:
 def test_a_client_that_sends_no_method_records_other(
     api: Api, seeded_event: str, admin_token: str
 ) -> None:
-    # Given the second write-up's modal, which posts only patron, amount and notes
+    # Given the first logging form, which posts only patron, amount and notes
     body = {"patron_name": "Zed Zelle", "amount": "75.00", "notes": "paid by Zelle"}
 
     # When it logs a payment

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from devstack.template import create_table
-from services.projector.app import make_handler
 from services.projector.logic import project_batch
 from services.projector.store import ProjectionStore
 from shared.ids import new_payment_id
@@ -24,10 +23,12 @@ from shared.projection import summarize
 from shared.repository import SummaryTable, payment_item, to_ddb, void_item
 from shared.stream import sequence_number
 from tests import builders
+from tests.handlers import load_handler
 from tests.integration.support import (
     PROJECTION_LOGICAL_ID,
     PROJECTION_TABLE_NAME,
     LambdaContext,
+    function_environment,
 )
 
 EVENTS = ("2026-05-23-corporate-mixer", "2026-06-14-sunset-cruise", "2026-07-04-fireworks")
@@ -42,6 +43,25 @@ STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/scc/stream/2026-05-2
 
 
 # --- building a ledger and its stream records ----------------------------------------------
+
+
+@pytest.fixture
+def make_handler(
+    translated_template: dict[str, Any], stack_parameters: dict[str, str]
+) -> Callable[[ProjectionStore], Any]:
+    """ProjectorFunction's handler module imported with its template environment, as Lambda
+    does, projecting through `store`."""
+    environment = function_environment(
+        translated_template,
+        "ProjectorFunction",
+        stack_parameters,
+        physical_ids={PROJECTION_LOGICAL_ID: PROJECTION_TABLE_NAME},
+    )
+
+    def make(store: ProjectionStore) -> Any:
+        return load_handler("services.projector.handler", environment, store=store).lambda_handler
+
+    return make
 
 
 def make_payment(event_id: str, cents: int, method: str, minute: int) -> Payment:
@@ -144,7 +164,9 @@ def assert_totals_equal_ledger(
 # --- behaviour -------------------------------------------------------------------------------
 
 
-def test_a_batch_of_payments_and_a_void_produces_exact_totals(ddb: Any) -> None:
+def test_a_batch_of_payments_and_a_void_produces_exact_totals(
+    ddb: Any, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     # Given two payments on one event and one on another, and a void of the first
     first = make_payment(EVENTS[0], 15010, "card", 1)
     second = make_payment(EVENTS[0], 4000, "cash", 2)
@@ -161,7 +183,9 @@ def test_a_batch_of_payments_and_a_void_produces_exact_totals(ddb: Any) -> None:
     assert mixer.by_method_cents["card"] == 0
 
 
-def test_redelivering_a_batch_changes_nothing(ddb: Any) -> None:
+def test_redelivering_a_batch_changes_nothing(
+    ddb: Any, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     payments = [make_payment(EVENTS[0], 1000 + n, "check", n) for n in range(5)]
     records = ledger_records(payments, [])
     handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME))
@@ -220,6 +244,7 @@ def test_a_changed_or_deleted_ledger_item_is_logged_with_its_old_image_and_count
     store: ProjectionStore,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    make_handler: Callable[[ProjectionStore], Any],
 ) -> None:
     # Given a projected payment
     handler = make_handler(store)
@@ -252,7 +277,9 @@ def test_a_changed_or_deleted_ledger_item_is_logged_with_its_old_image_and_count
 
 
 def test_an_ordinary_batch_reports_zero_tampering(
-    store: ProjectionStore, capsys: pytest.CaptureFixture[str]
+    store: ProjectionStore,
+    capsys: pytest.CaptureFixture[str],
+    make_handler: Callable[[ProjectionStore], Any],
 ) -> None:
     handler = make_handler(store)
     handler(batch(ledger_records([make_payment(EVENTS[1], 700, "card", 2)], [])), CONTEXT)
@@ -261,7 +288,9 @@ def test_an_ordinary_batch_reports_zero_tampering(
     assert blob["RecordsProjected"] == [1.0]
 
 
-def test_a_poison_record_is_reported_and_the_rest_are_applied(ddb: Any) -> None:
+def test_a_poison_record_is_reported_and_the_rest_are_applied(
+    ddb: Any, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     good = make_payment(EVENTS[0], 2500, "card", 1)
     records = ledger_records([good], [])
     poison = stream_record(
@@ -287,7 +316,9 @@ def _inject(ddb: Any, operation: str, code: str, times: int) -> list[int]:
 
 
 @pytest.mark.parametrize("code", ["TransactionConflict", "ThrottlingException"])
-def test_conflicts_and_throttling_are_retried_to_exact_totals(ddb: Any, code: str) -> None:
+def test_conflicts_and_throttling_are_retried_to_exact_totals(
+    ddb: Any, code: str, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     payments = [make_payment(EVENTS[n % 2], 700 + n, "venmo", n) for n in range(6)]
     _inject(ddb, "TransactWriteItems", code, times=2)
     handler = make_handler(ProjectionStore(ddb, PROJECTION_TABLE_NAME, sleep=lambda _s: None))
@@ -296,7 +327,9 @@ def test_conflicts_and_throttling_are_retried_to_exact_totals(ddb: Any, code: st
     assert_totals_equal_ledger(ddb, payments, [])
 
 
-def test_persistent_conflicts_become_batch_item_failures_then_converge(ddb: Any) -> None:
+def test_persistent_conflicts_become_batch_item_failures_then_converge(
+    ddb: Any, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     # Given a batch for two events, and DynamoDB refusing every transaction for a while
     mixer = [make_payment(EVENTS[0], 1000, "cash", n) for n in range(2)]
     cruise = [make_payment(EVENTS[1], 2000, "card", 10 + n) for n in range(2)]
@@ -316,7 +349,9 @@ def test_persistent_conflicts_become_batch_item_failures_then_converge(ddb: Any)
     assert_totals_equal_ledger(ddb, mixer + cruise, [])
 
 
-def test_a_crash_mid_batch_then_retry_gives_exact_totals(ddb: Any) -> None:
+def test_a_crash_mid_batch_then_retry_gives_exact_totals(
+    ddb: Any, make_handler: Callable[[ProjectionStore], Any]
+) -> None:
     # Given a batch over three events where the process dies on the third transaction
     payments = [make_payment(EVENTS[n % 3], 1234 + n, "check", n) for n in range(9)]
     records = ledger_records(payments, [])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from build.artifact_files import artifact_files
 from devstack.intrinsics import NO_VALUE, Resolver, ResourceValues
 from devstack.runner import lambda_environment
 from devstack.template import FunctionSpec, load_template
@@ -179,13 +180,9 @@ def test_no_request_model_is_built_before_a_request_needs_it(
     # API and ledger model waits for the first request that uses it.
     logical_id, report = cold_start
     assert report["deferred"], "no model of ours was defined"
+    own = f"services.{logical_id.removesuffix('Function').lower()}.config."
     for name in report["built"]:
-        assert name.startswith(("shared.config.", "services.notifier.config.")), name
-    assert not any(
-        name.startswith("shared.config.")
-        and not name.endswith(logical_id.replace("Function", "Config"))
-        for name in report["built"]
-    ), report["built"]
+        assert name.startswith(own), name
 
 
 def test_the_import_leaves_the_collector_on_with_its_objects_frozen(
@@ -194,3 +191,28 @@ def test_the_import_leaves_the_collector_on_with_its_objects_frozen(
     _, report = cold_start
     assert report["gc_enabled"]
     assert report["frozen"] > 0
+
+
+def test_the_artifact_carries_every_module_of_ours_the_handler_imports(
+    cold_start: tuple[str, dict[str, Any]],
+) -> None:
+    # Given what the function's artifact is built from (build/Makefile copies these files)
+    logical_id, report = cold_start
+    service = logical_id.removesuffix("Function").lower()
+    files = {path.as_posix() for path in artifact_files(service)}
+    # Then every module of ours its cold start imported is among them
+    ours = [name for name in report["modules"] if name.split(".")[0] in ("shared", "services")]
+    for name in ours:
+        module = name.replace(".", "/")
+        assert f"{module}.py" in files or f"{module}/__init__.py" in files, name
+    # And no other function's code is
+    assert not any(
+        f.startswith("services/") and f.split("/")[1] not in (service, "__init__.py") for f in files
+    )
+
+
+def test_a_stream_function_artifact_leaves_out_the_http_plumbing() -> None:
+    for service in ("projector", "notifier"):
+        files = {path.as_posix() for path in artifact_files(service)}
+        assert {"shared/http.py", "shared/auth.py", "shared/responses.py"}.isdisjoint(files)
+        assert "shared/repository.py" in files  # the item layout it parses records with

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import ConfigError, IngestConfig, PeopleConfig, QueryConfig, load_config
+from services.ingest.config import IngestConfig
+from services.people.config import PeopleConfig
+from services.query.config import QueryConfig
+from shared.config import ConfigError, load_config
 from shared.errors import PayloadTooLarge, ValidationFailed
 from shared.http import MAX_BODY_BYTES, check_request, validation_failure
 

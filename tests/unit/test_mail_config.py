@@ -1,4 +1,4 @@
-"""NotifierFunction configuration: transports, the SMTP write-up's fallbacks, failing fast."""
+"""NotifierFunction configuration: transports, the Gmail-style SMTP fallbacks, failing fast."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_explicit_smtp_settings() -> None:
 
 
 def test_the_seed_gmail_variables_work_alone() -> None:
-    # Given only the SMTP write-up's three variables
+    # Given only the three Gmail-style SMTP variables
     config = load_notifier_config(
         {
             **BASE,

@@ -80,7 +80,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger
 from botocore.config import Config
 from moto import mock_aws
 
@@ -88,14 +88,11 @@ from devstack.intrinsics import Resolver, ResourceValues
 from devstack.pollers import RecordFilter, StreamSettings, lambda_record
 from devstack.template import create_table, load_template, translate
 from ops.reconcile import reconcile
-from services.notifier import app as notifier_app
 from services.notifier import mail as notifier_mail
 from services.notifier.config import load_notifier_config
-from services.projector import app as projector_app
 from services.projector import logic as projector_logic
 from services.projector.store import ProjectionStore
 from shared import keys
-from shared.config import ProjectorConfig, load_config
 from shared.ids import make_event_id
 from shared.models import PAYMENT_METHODS, Closeout, Event, Payment, Void
 from shared.projection import drift, summarize
@@ -104,6 +101,7 @@ from shared.stream import parse_record
 from shared.timeutil import iso_z
 from shared.validators import email_address
 from tests.bench.moto_speed import cheap_transaction_backups
+from tests.handlers import load_handler
 from tests.integration.notifier_records import Received, smtp_server
 from tests.verify.fault_harness import (
     DeliveryPlan,
@@ -220,8 +218,10 @@ def run_detailed(
     counts: Counter[str] = Counter()
     sink = LogSink()
     loggers = [
-        notifier_app.logger,
-        projector_app.logger,
+        # The handler modules' loggers, by their service names (the modules are imported
+        # later, each run with its own environment; loggers of one service share one output).
+        Logger(service=_service("NotifierFunction")),
+        Logger(service=_service("ProjectorFunction")),
         projector_logic.logger,
         notifier_mail.logger,
     ]
@@ -687,14 +687,12 @@ class _Run:
     # --- the functions ---------------------------------------------------------------------
 
     def _projector(self, environment: Mapping[str, str]) -> Any:
-        config = load_config(ProjectorConfig, environment)
         store = ProjectionStore(
-            self.session.client("dynamodb"), config.projection_table_name, sleep=self._backoff
+            self.session.client("dynamodb"),
+            environment["PROJECTION_TABLE_NAME"],
+            sleep=self._backoff,
         )
-        metrics = Metrics(
-            namespace=config.metrics_namespace, service=environment["POWERTOOLS_SERVICE_NAME"]
-        )
-        return projector_app.make_handler(store, metrics)
+        return load_handler(PROJECTOR_MODULE, environment, store=store).lambda_handler
 
     def _notifier_run(
         self,
@@ -706,23 +704,16 @@ class _Run:
         *,
         relay: StallingRelay | None = None,
     ) -> _NotifierRun:
-        config = load_notifier_config(environment)
         tracker = OutcomeTracker()
+        module = load_handler(NOTIFIER_MODULE, environment, session=self.session)
         sender = TrackedSender(
-            notifier_app.build_sender(config, session=self.session),
+            module.sender,
             self.injector,
-            counts_as_call=config.transport == "smtp",
+            counts_as_call=module.config.transport == "smtp",
             relay=relay,
         )
-        handler = notifier_app.make_handler(
-            config,
-            sender,
-            notifier_app.build_persistence(config, session=self.session),
-            Metrics(
-                namespace=environment["POWERTOOLS_METRICS_NAMESPACE"],
-                service=environment["POWERTOOLS_SERVICE_NAME"],
-            ),
-        )
+        module.sender = sender
+        handler = module.lambda_handler
         rng = self._rng(f"notifier.{name}")
         # The mail service down once for longer than the mapping retries a record (its
         # maximum record age, or an hour when the retries are counted): the failure queue and
@@ -744,10 +735,10 @@ class _Run:
                 duplicate_rate=DUPLICATE_RATE,
                 rewind_rate=REWIND_RATE,
                 crash_rate=CRASH_RATE,
-                outage_service="sesv2" if config.transport == "ses" else "dynamodb",
+                outage_service="sesv2" if module.config.transport == "ses" else "dynamodb",
                 outage=(
                     rng.randint(1, max(1, len(records) // settings.batch_size)),
-                    "sesv2" if config.transport == "ses" else "smtp",
+                    "sesv2" if module.config.transport == "ses" else "smtp",
                     outage_seconds,
                 ),
             ),
@@ -1098,3 +1089,13 @@ def _reused_kms_key() -> Iterator[None]:
 
     with mock.patch.object(kms_utils, "rsa", SimpleNamespace(generate_private_key=cached)):
         yield
+
+
+PROJECTOR_MODULE = "services.projector.handler"
+NOTIFIER_MODULE = "services.notifier.handler"
+
+
+def _service(logical_id: str) -> str:
+    """A function's POWERTOOLS_SERVICE_NAME, as template.yaml sets it."""
+    resource = load_template(TEMPLATE_PATH)["Resources"][logical_id]
+    return str(resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"])
