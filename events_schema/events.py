@@ -11,7 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_ISO_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+from shared.timeutil import ISO_Z_PATTERN
+from shared.validators import DAY_PATTERN
+
+_ISO_Z = ISO_Z_PATTERN
+_CURRENCY = r"^[A-Z]{3}$"  # ISO 4217
 
 
 class _Item(BaseModel):
@@ -29,7 +33,7 @@ class PaymentLogged(_Item):
     payment_id: str
     patron_name: str
     amount_cents: int = Field(gt=0, description="integer minor units")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str = Field(pattern=_CURRENCY)
     payment_method: Literal["cash", "card", "check", "venmo", "other"]
     notes: str | None = None
     reference: str | None = None
@@ -52,7 +56,7 @@ class PaymentVoided(_Item):
     voided_by_sub: str | None = None
     timestamp: str = Field(pattern=_ISO_Z)
     amount_cents: int = Field(gt=0)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str = Field(pattern=_CURRENCY)
     payment_method: Literal["cash", "card", "check", "venmo", "other"]
     patron_name: str
 
@@ -65,9 +69,9 @@ class EventCreated(_Item):
     gsi1pk: str
     gsi1sk: str
     event_name: str
-    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    date: str = Field(pattern=DAY_PATTERN)
     location: str | None = None
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str = Field(pattern=_CURRENCY)
     expected_total_cents: int | None = None
     created_at: str = Field(pattern=_ISO_Z)
     created_by: str
@@ -80,7 +84,7 @@ class EventClosedOut(_Item):
     sk: str = Field(pattern=r"^CLOSEOUT#.+$", description="CLOSEOUT#<closeout_id>")
     type: Literal["CLOSEOUT"]
     closeout_id: str
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str = Field(pattern=_CURRENCY)
     closed_by: str = Field(description="e-mail of the admin who closed out")
     closed_by_sub: str | None = None
     closed_at: str = Field(pattern=_ISO_Z)

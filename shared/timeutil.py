@@ -11,6 +11,8 @@ _MOMENT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
+# What `iso_z` writes (the stored and published form of a moment), for published schemas.
+ISO_Z_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 _BEYOND_MICROSECONDS = re.compile(r"(\.[0-9]{6})[0-9]+")
 _NEEDS_OFFSET = "must include a UTC offset, e.g. 2026-05-23T18:30:00Z"
 

@@ -26,7 +26,9 @@ EMAIL_MAX = 254  # RFC 5321: the longest address a relay must accept
 EMAIL_EXAMPLE = "name@example.com"
 EVENT_ID_EXAMPLE = "2026-05-23-corporate-mixer"
 PAYMENT_ID_EXAMPLE = "0190b3a0-8f1e-7c3a-9b2d-4e5f6a7b8c9d"
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The shape of a day, for the parsers here and for published schemas (events_schema/).
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DAY = re.compile(DAY_PATTERN)
 
 
 # --- e-mail addresses ------------------------------------------------------------------------
@@ -141,6 +143,11 @@ def event_id(value: str) -> str:
     if not is_event_id(value):
         raise ValueError(f"must look like {EVENT_ID_EXAMPLE}")
     return value
+
+
+def require_event_id(value: str) -> str:
+    """An event id from a path, or ValidationFailed naming `event_id`."""
+    return check("event_id", event_id, value)
 
 
 def payment_id(value: str) -> str:

@@ -83,7 +83,7 @@ def log_payment(
 ) -> Logged:
     """Record one payment. The client's payment_id makes retries safe: the same id and body
     return the original result, the same id with another body is a conflict."""
-    validators.check("event_id", validators.event_id, event_id)
+    validators.require_event_id(event_id)
     if request.amount > config.max_payment_cents:
         raise ValidationFailed.field(
             "amount", f"must be at most {format_cents(config.max_payment_cents)}"
@@ -133,7 +133,7 @@ def void_payment(
     now: datetime,
 ) -> Void:
     """Cancel a payment with a new immutable VOID# record; the payment itself stays as it was."""
-    validators.check("event_id", validators.event_id, event_id)
+    validators.require_event_id(event_id)
     validators.check("payment_id", validators.payment_id, payment_id)
     payment = table.get_payment(event_id, payment_id)
     if payment is None:
@@ -174,7 +174,7 @@ def close_out(
 ) -> ClosedOut:
     """Check the books: what the ledger recorded per method (net of voids) against what was
     counted, written as an immutable CLOSEOUT# record. A difference needs a note."""
-    validators.check("event_id", validators.event_id, event_id)
+    validators.require_event_id(event_id)
     counted = request.counted.cents()
     event = table.get_event(event_id)
     if event is None:

@@ -23,10 +23,6 @@ from shared.text import clean_text
 from shared.timeutil import parse_iso_z
 
 
-def _require_event_id(event_id: str) -> str:
-    return validators.check("event_id", validators.event_id, event_id)
-
-
 def list_events(table: LedgerTable, summaries: SummaryTable) -> EventList:
     """The events with their totals (only signed-in people reach this: the routes need a role)."""
     events = table.list_events()
@@ -35,7 +31,7 @@ def list_events(table: LedgerTable, summaries: SummaryTable) -> EventList:
 
 
 def get_event(table: LedgerTable, summaries: SummaryTable, event_id: str) -> EventView:
-    event = table.get_event(_require_event_id(event_id))
+    event = table.get_event(validators.require_event_id(event_id))
     if event is None:
         raise EventNotFound(event_id)
     return EventView.of(event, summaries.get(event_id))
@@ -81,7 +77,7 @@ def payment_page(
     cursor: str | None,
     filters: PaymentFilter | None = None,
 ) -> PaymentPage:
-    event = table.get_event(_require_event_id(event_id))
+    event = table.get_event(validators.require_event_id(event_id))
     if event is None:
         raise EventNotFound(event_id)
     page = table.payment_page(event_id, limit=limit, cursor=cursor, filters=filters)
@@ -99,13 +95,13 @@ def payment_page(
 
 
 def closeouts(table: LedgerTable, event_id: str) -> CloseoutList:
-    if table.get_event(_require_event_id(event_id)) is None:
+    if table.get_event(validators.require_event_id(event_id)) is None:
         raise EventNotFound(event_id)
     return CloseoutList(closeouts=[CloseoutView.of(c) for c in table.closeouts(event_id)])
 
 
 def event_export(table: LedgerTable, event_id: str) -> export.Export:
-    return export.event_export(table, _require_event_id(event_id))
+    return export.event_export(table, validators.require_event_id(event_id))
 
 
 def export_range(received_from: str | None, received_to: str | None) -> tuple[date, date]:
