@@ -43,8 +43,11 @@ def load_handler(
 ) -> ModuleType:
     """`module` (e.g. "services.ingest.handler") imported afresh with `environ` added to the
     environment, its SDK session and DynamoDB client (shared.clients) being `session` and
-    `dynamodb` when given (the test's, on its moto, with its call accounting), then each of
+    `dynamodb` when given (the test's, on its moto, with its call accounting; a session alone
+    gives its own DynamoDB client), then each of
     `adapters` set on it by name (it must already be there)."""
+    if dynamodb is None and session is not None:
+        dynamodb = session.client("dynamodb")  # what shared.clients makes of that session
     with ExitStack() as stack:
         stack.enter_context(environment(environ))
         if session is not None:

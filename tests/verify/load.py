@@ -106,11 +106,7 @@ def run(stack: StackProcess, *, payments: int, clients: int, seed: int = 11) -> 
 
     projection = StackProjection(stack)
     checks = projection.wait_until_settled(events)
-    in_ledger = {
-        payment.payment_id
-        for event_id in events
-        for payment in projection.ledger.ledger(event_id)[0]
-    }
+    in_ledger = projection.payment_ids(events)
     summary_count = sum(check.summary_payments for check in checks)
     latencies = sorted(tally.latencies_ms)
     return {

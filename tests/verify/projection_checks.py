@@ -82,6 +82,14 @@ class StackProjection:
                 return checks
             time.sleep(0.5)
 
+    def payment_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Every payment id in these events' ledgers."""
+        return {
+            payment.payment_id
+            for event_id in event_ids
+            for payment in self.ledger.ledger(event_id)[0]
+        }
+
 
 def create_event(stack: StackProcess, token: str, name: str) -> str:
     reply = http(

@@ -75,11 +75,7 @@ def run(stack: StackProcess, *, payments: int, restarts: int, seed: int = 5) -> 
 
     projection = StackProjection(stack)
     checks = projection.wait_until_settled(events)
-    in_ledger = {
-        payment.payment_id
-        for event_id in events
-        for payment in projection.ledger.ledger(event_id)[0]
-    }
+    in_ledger = projection.payment_ids(events)
     mails = wait_for_mails(stack.mail_dir, set(sent))
     return {
         "restarts": done,

@@ -71,7 +71,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -557,30 +557,23 @@ class _Run:
         store = ProjectionStore(self.ddb, PROJECTION_TABLE, sleep=self._backoff)
         projector = self._projector(projector_env)
         projector_rng = self._rng("projector")
-        projector_delivery = StreamDelivery(
-            name="projector",
-            settings=projector_settings,
-            handler=projector,
-            injector=self.injector,
-            rng=projector_rng,
-            counts=self.counts,
-            plan=DeliveryPlan(
-                kill_rate=self.fault_rate,
-                calls=_projector_calls,
-                duplicate_rate=DUPLICATE_RATE,
-                rewind_rate=REWIND_RATE,
-                outage_service="dynamodb",
-                # DynamoDB down once for 30-60 minutes: longer than the projector's bisection
-                # and retries last (with Lambda's backoff), so records reach the failure queue.
-                outage=(
-                    projector_rng.randint(
-                        1, max(1, len(projector_records) // projector_settings.batch_size)
-                    ),
-                    "dynamodb",
-                    projector_rng.uniform(1800, 3600),
+        projector_delivery = self._delivery(
+            "projector",
+            projector_settings,
+            projector,
+            projector_rng,
+            shard_id,
+            calls=_projector_calls,
+            outage_service="dynamodb",
+            # DynamoDB down once for 30-60 minutes: longer than the projector's bisection and
+            # retries last (with Lambda's backoff), so records reach the failure queue.
+            outage=(
+                projector_rng.randint(
+                    1, max(1, len(projector_records) // projector_settings.batch_size)
                 ),
+                "dynamodb",
+                projector_rng.uniform(1800, 3600),
             ),
-            shard_id=shard_id,
         )
         projector_delivery.drain(projector_records)
         phase = self._lap("projector", phase)
@@ -686,6 +679,43 @@ class _Run:
 
     # --- the functions ---------------------------------------------------------------------
 
+    def _delivery(
+        self,
+        name: str,
+        settings: StreamSettings,
+        handler: Any,
+        rng: random.Random,
+        shard_id: str,
+        *,
+        calls: Callable[[Sequence[dict[str, Any]]], int],
+        outage_service: str,
+        outage: tuple[int, str, float],
+        crash_rate: float = 0.0,
+        tracker: OutcomeTracker | None = None,
+    ) -> StreamDelivery:
+        """One consumer's delivery, shaken at the run's rates."""
+        plan = DeliveryPlan(
+            kill_rate=self.fault_rate,
+            calls=calls,
+            duplicate_rate=DUPLICATE_RATE,
+            rewind_rate=REWIND_RATE,
+            crash_rate=crash_rate,
+            outage_service=outage_service,
+            outage=outage,
+        )
+        extra = {} if tracker is None else {"tracker": tracker}
+        return StreamDelivery(
+            name=name,
+            settings=settings,
+            handler=handler,
+            injector=self.injector,
+            rng=rng,
+            counts=self.counts,
+            plan=plan,
+            shard_id=shard_id,
+            **extra,
+        )
+
     def _projector(self, environment: Mapping[str, str]) -> Any:
         store = ProjectionStore(
             self.session.client("dynamodb"),
@@ -722,27 +752,20 @@ class _Run:
         outage_seconds = (
             3600.0 if age is None or settings.maximum_retry_attempts is not None else age + 1800.0
         )
-        delivery = StreamDelivery(
-            name=f"notifier.{name}",
-            settings=settings,
-            handler=handler,
-            injector=self.injector,
-            rng=rng,
-            counts=self.counts,
-            plan=DeliveryPlan(
-                kill_rate=self.fault_rate,
-                calls=_notifier_calls,
-                duplicate_rate=DUPLICATE_RATE,
-                rewind_rate=REWIND_RATE,
-                crash_rate=CRASH_RATE,
-                outage_service="sesv2" if module.config.transport == "ses" else "dynamodb",
-                outage=(
-                    rng.randint(1, max(1, len(records) // settings.batch_size)),
-                    "sesv2" if module.config.transport == "ses" else "smtp",
-                    outage_seconds,
-                ),
+        delivery = self._delivery(
+            f"notifier.{name}",
+            settings,
+            handler,
+            rng,
+            shard_id,
+            calls=_notifier_calls,
+            crash_rate=CRASH_RATE,
+            outage_service="sesv2" if module.config.transport == "ses" else "dynamodb",
+            outage=(
+                rng.randint(1, max(1, len(records) // settings.batch_size)),
+                "sesv2" if module.config.transport == "ses" else "smtp",
+                outage_seconds,
             ),
-            shard_id=shard_id,
             tracker=tracker,
         )
         self.sink.run = name
