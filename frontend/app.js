@@ -10,6 +10,7 @@
 import { ApiError, NetworkError, unreachable } from "./api.js";
 import {
   $,
+  DAY,
   EMAIL,
   EMAIL_MAX,
   checkText,
@@ -921,7 +922,7 @@ async function createEvent(event) {
   if (nameProblem) fields.event_name = nameProblem;
   body.event_name = name.trim();
   const date = $("event-date").value;
-  if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) fields.date = "must be a date as YYYY-MM-DD";
+  if (!DAY.test(date)) fields.date = "must be a date as YYYY-MM-DD";
   body.date = date;
   const location = $("event-location").value;
   const locationProblem = checkText(location, { max: 200 });

@@ -5,6 +5,8 @@ export const $ = (id) => document.getElementById(id);
 
 export const EMAIL = /^[^@\s<>"',;]+@[^@\s<>"',;]+\.[A-Za-z]{2,}$/;
 export const EMAIL_MAX = 254;
+// A day as the API takes it (YYYY-MM-DD); the server also checks that it is a real date.
+export const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const CONTROL_MULTILINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 

@@ -9,10 +9,9 @@
 // service's attachment header turns it into a download.
 
 import { ApiError, NetworkError } from "./api.js";
-import { $, clearFieldErrors, el, show, showError, showFieldErrors, toast } from "./dom.js";
+import { $, DAY, clearFieldErrors, el, show, showError, showFieldErrors, toast } from "./dom.js";
 import { SESSION_ENDED, currentToken, endSession, refreshSession } from "./session.js";
 
-const DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 
 function refusal() {
   return new ApiError(401, { error: { code: "unauthorized", message: SESSION_ENDED } });
@@ -211,7 +210,7 @@ export function initExport() {
     const fields = {};
     const range = { from: from.input.value, to: to.input.value };
     for (const name of ["from", "to"]) {
-      if (!DATE.test(range[name])) fields[name] = "must be a date";
+      if (!DAY.test(range[name])) fields[name] = "must be a date";
     }
     if (!Object.keys(fields).length && range.from > range.to) fields.to = "must be on or after “From”";
     if (Object.keys(fields).length) {
