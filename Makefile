@@ -52,8 +52,13 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ##
 
 # --- running -------------------------------------------------------------------------------
 
-dev: $(VENV)/.installed ## Run the whole system locally (moto server + API + SPA) on PORT (8000)
-	PORT=$(PORT) $(PY) -m devstack
+# make dev keeps its data in DEV_DATA across restarts (RESET=1 starts clean); PARAMS="Key=Value
+# ..." overrides template parameters as `sam deploy --parameter-overrides` does; SMTP=1 starts a
+# local SMTP server for the notifier (SMTP=0: never; unset: when PARAMS point it at a free
+# loopback port). README: "Where local data lives", "Trying the SMTP path locally".
+DEV_DATA ?= .devdata
+dev: $(VENV)/.installed ## Run the whole system locally on PORT (8000), data kept in DEV_DATA (.devdata; RESET=1 starts clean); PARAMS="Key=Value ..."; SMTP=1
+	PORT=$(PORT) DEV_DATA='$(DEV_DATA)' RESET='$(RESET)' SMTP='$(SMTP)' PARAMS='$(PARAMS)' $(PY) -m devstack
 
 reconcile: $(VENV)/.installed ## Recompute summaries from the ledger (local stack, or TABLE=ledger PROJECTION_TABLE=projection); REPAIR=1 fixes drift
 	$(PY) -m ops.reconcile $(if $(TABLE),--table $(TABLE) --projection-table $(PROJECTION_TABLE)) $(if $(STACK_FILE),--stack-file $(STACK_FILE)) $(if $(REPAIR),--repair)

@@ -2,9 +2,15 @@
 
 Settings come from the environment: PORT (8000; 0 picks a free port), ADMIN_EMAIL,
 ADMIN_PASSWORD (random and printed when unset), CREW_EMAIL, CREW_PASSWORD (the demo crew
-member; random and printed when unset), MAIL_DIR (.local/mail), STACK_FILE
-(.local/stack.json), SEED (1), WORKERS (4 per function), TEMPLATE (template.yaml).
-Ctrl-C or SIGTERM stops everything it started and exits 0.
+member; random and printed when unset), MAIL_DIR (DEV_DATA/mail, else .local/mail), STACK_FILE
+(.local/stack.json), SEED (1), WORKERS (4 per function), TEMPLATE (template.yaml),
+DEV_DATA (a directory to keep data in across restarts; unset: moto's memory only; `make dev`
+sets .devdata), RESET (1: forget what DEV_DATA holds), PARAMS (template parameter overrides,
+"Key=Value ..." as `sam deploy --parameter-overrides` takes them), SMTP (1: start a local
+SMTP server for the notifier; 0: never; unset: when PARAMS point the notifier at a loopback
+port nothing listens on) and SMTP_PASSWORD (the SMTP password when PARAMS set SmtpUser).
+Ctrl-C or SIGTERM stops everything it started and exits 0 (with DEV_DATA: after the stream
+consumers caught up and a last snapshot was written).
 
 `kill -USR1 <pid>` plays a crash of the stream pollers (`make verify` uses it): they stop
 mid-batch, the workers running their functions are killed, and new pollers resume from the
@@ -43,8 +49,16 @@ def _force_exit(_signum: int, _frame: FrameType | None) -> None:
     os._exit(1)
 
 
+def _shown(password: str | None, generated: bool, note: str | None, variable: str) -> str:
+    if generated and password:
+        return password
+    return note or f"(the {variable} you set)"
+
+
 def banner(stack: LocalStack, settings: Settings) -> str:
-    password = stack.admin_password if stack.password_generated else "(the ADMIN_PASSWORD you set)"
+    password = _shown(
+        stack.admin_password, stack.password_generated, stack.admin_password_note, "ADMIN_PASSWORD"
+    )
     consumers = ", ".join(p.name for p in stack.pollers) or "(no stream consumers in the template)"
     lines = [
         "",
@@ -53,8 +67,11 @@ def banner(stack: LocalStack, settings: Settings) -> str:
         f"  Admin:     {stack.admin_email}   password: {password}",
     ]
     if stack.crew_email is not None:
-        crew_password = (
-            stack.crew_password if stack.crew_password_generated else "(the CREW_PASSWORD you set)"
+        crew_password = _shown(
+            stack.crew_password,
+            stack.crew_password_generated,
+            stack.crew_password_note,
+            "CREW_PASSWORD",
         )
         lines.append(f"  Crew:      {stack.crew_email}   password: {crew_password}")
     cognito = stack.info.cognito
@@ -64,13 +81,26 @@ def banner(stack: LocalStack, settings: Settings) -> str:
         )
     lines += [
         f"  Mail dir:  {settings.mail_dir}   (one .eml file per mail sent, invitations included)",
+    ]
+    if stack.smtp_server is not None:
+        lines.append(f"  SMTP:      local server {stack.smtp_server.describe()}")
+    elif stack.smtp_target is not None:
+        lines.append(f"  SMTP:      the notifier sends to {stack.smtp_target}")
+    lines += [
         f"  Streams:   {consumers}",
         f"  moto:      {stack.moto_endpoint}   (table {stack.table_name})",
         "  Totals check: make reconcile",
-        "  Data lives in moto's memory: it is gone when this process stops.",
-        "  Ctrl-C to stop.",
-        "",
     ]
+    if stack.data_dir is not None:
+        lines.append(
+            f"  Data:      kept in {stack.data_dir} (every few seconds and at Ctrl-C); "
+            "make dev RESET=1 starts clean"
+        )
+        if stack.restored:
+            lines.append(f"             restored: {stack.restored}")
+    else:
+        lines.append("  Data lives in moto's memory: it is gone when this process stops.")
+    lines += ["  Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
 

@@ -40,11 +40,9 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import string
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +55,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
+from devstack.files import write_atomically
 from devstack.intrinsics import IntrinsicError, Resolver, ResourceValues, references
 
 log = logging.getLogger(__name__)
@@ -588,15 +587,7 @@ def write_mail(
         # gets the next microsecond, so names still sort in the order the mails were sent.
         moment += timedelta(microseconds=1)
         target = mail_dir / mail_file_name(kind, recipient, moment)
-    handle, temporary = tempfile.mkstemp(prefix=".cognito-", suffix=".tmp", dir=mail_dir)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(message.as_bytes(policy=email_policy.SMTP))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, message.as_bytes(policy=email_policy.SMTP))
 
 
 def read_mails(

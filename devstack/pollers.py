@@ -41,8 +41,12 @@ What is applied, per mapping (AWS semantics, and where this differs):
 More than two mappings on one stream only get a warning: AWS would throttle them (a third
 consumer belongs behind a fan-out such as Kinesis Data Streams or EventBridge Pipes). Not emulated: ParallelizationFactor > 1, TumblingWindowInSeconds, shard
 splits (moto has one shard that never closes), Enabled toggled at run time, SNS/S3 on-failure
-destinations (reported in the log instead), the 6 MB payload limit, and checkpoints that
-survive a restart (moto's data does not either).
+destinations (reported in the log instead) and the 6 MB payload limit. Checkpoints do not
+survive a restart of the process: a kept local stack (devstack/persist.py) instead records
+which ledger items a consumer had not yet been handed, and writes those again after a restart.
+
+A `DeliveryGate` shared by a stack's pollers lets that snapshot pause every delivery (a batch
+in flight finishes first), so the checkpoints, summaries and idempotency records it reads agree.
 
 The parts that decide (record shape, filters, batching, checkpoints, bisect and retry
 planning, on-failure messages) are plain functions and a socket-free state machine
@@ -52,6 +56,7 @@ function runner.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -82,6 +87,7 @@ MAX_BUFFERED_RECORDS = 10_000
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 _STOP_JOIN_SECONDS = 5.0
 _MIN_WAIT_SECONDS = 0.02
+_DRAIN_POLL_SECONDS = 0.05
 
 Condition = Literal["RetryAttemptsExhausted", "RecordAgeExceeded"]
 
@@ -544,12 +550,61 @@ class FunctionInvoker(Protocol):
     ) -> InvokeResult: ...
 
 
+class DeliveryGate:
+    """Pollers read and deliver inside `delivering()`, any number at once; `paused()` waits
+    for those in progress to finish and keeps new ones out while it is held (a waiting pause
+    goes first). The local stack's snapshots hold it while they read."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._active = 0
+        self._paused = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def delivering(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._paused and not self._waiting)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def paused(self, timeout: float) -> Iterator[bool]:
+        """Yields True once no delivery is in progress (none starts until the block ends), or
+        False when a delivery still runs after `timeout` seconds (nothing is paused then)."""
+        with self._condition:
+            self._waiting += 1
+            try:
+                acquired = self._condition.wait_for(
+                    lambda: self._active == 0 and not self._paused, timeout
+                )
+                if acquired:
+                    self._paused = True
+            finally:
+                self._waiting -= 1
+                self._condition.notify_all()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with self._condition:
+                    self._paused = False
+                    self._condition.notify_all()
+
+
 @dataclass
 class _Shard:
     shard_id: str
     checkpoint: ShardCheckpoint
     iterator: str | None = None
     last_read: str | None = None  # sequence number of the last record read (any filter)
+    empty_reads: int = 0  # reads that found nothing new: the poller had read to the end
+    at_end: bool = False  # the last read found nothing new
 
 
 class StreamPoller:
@@ -569,8 +624,10 @@ class StreamPoller:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         resume_after: Mapping[str, str] | None = None,
+        gate: DeliveryGate | None = None,
     ) -> None:
         self.settings = settings
+        self._gate = gate
         # shard id -> sequence number: where a restarted mapping picks up (see `positions`).
         self._resume_after = dict(resume_after or {})
         self.filter = RecordFilter(settings.filter_patterns)  # invalid patterns fail here
@@ -614,9 +671,10 @@ class StreamPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if not self._shards:
-                    self._open_shards()
-                busy = self.poll_once()
+                with self._gate.delivering() if self._gate else contextlib.nullcontext():
+                    if not self._shards:
+                        self._open_shards()
+                    busy = self.poll_once()
             except Exception:
                 if self._stop.is_set():
                     return  # moto or the workers went away first: that is how stacks stop
@@ -647,9 +705,20 @@ class StreamPoller:
                 shard.checkpoint.position = shard.last_read = resume
             shard.iterator = self._reopen_iterator(shard)
 
+    def caught_up(self) -> bool:
+        """Every shard read to its end, with nothing left to deliver (as of the last poll)."""
+        return bool(self._shards) and all(
+            shard.at_end and not len(shard.checkpoint) for shard in self._shards
+        )
+
+    def empty_reads(self) -> int:
+        """How often the least-read shard was found with nothing new (grows while idle)."""
+        return min((shard.empty_reads for shard in self._shards), default=0)
+
     def positions(self) -> dict[str, str]:
         """Each shard's checkpoint (shard id -> last sequence number moved past). Read it once
-        the poller has stopped: a new poller given these resumes where this one left off."""
+        the poller has stopped (or while a DeliveryGate pauses it): a new poller given these
+        resumes where this one left off."""
         found = dict(self._resume_after)
         for shard in self._shards:
             if shard.checkpoint.position is not None:
@@ -691,7 +760,9 @@ class StreamPoller:
             self._forget_iterator(used)
         shard.iterator = page.get("NextShardIterator")
         raw = page.get("Records") or []
+        shard.at_end = not raw
         if not raw:
+            shard.empty_reads += 1
             return
         shard.last_read = sequence_of(raw[-1])
         records = [lambda_record(r, self.settings.stream_arn) for r in raw]
@@ -846,6 +917,22 @@ class PollerGroup:
         """Every mapping's checkpoints: function logical id -> shard id -> sequence number."""
         return {poller.name: poller.positions() for poller in self.pollers}
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until every poller has read its stream to the end after this call began and
+        has delivered everything it read (what a stop does once no request can write any
+        more). False when the deadline passed first (a function still failing, say)."""
+        baseline = {poller.name: poller.empty_reads() for poller in self.pollers}
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(
+                poller.caught_up() and poller.empty_reads() > baseline[poller.name]
+                for poller in self.pollers
+            ):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_DRAIN_POLL_SECONDS)
+
 
 def moto_iterator_janitor(account_id: str, region: str) -> Callable[[str], None] | None:
     """A callable that drops a used shard iterator from moto's in-process store.
@@ -880,9 +967,11 @@ def start_pollers(
     retry_base: float = DEFAULT_RETRY_BASE_SECONDS,
     retry_cap: float = DEFAULT_RETRY_CAP_SECONDS,
     resume_after: Mapping[str, Mapping[str, str]] | None = None,
+    gate: DeliveryGate | None = None,
 ) -> PollerGroup:
     """Start one poller per enabled DynamoDB stream mapping of the stack; `resume_after`
-    (PollerGroup.positions() of stopped pollers) makes them resume from those checkpoints.
+    (PollerGroup.positions() of stopped pollers) makes them resume from those checkpoints, and
+    `gate` (shared by all of them) lets a snapshot pause their deliveries.
 
     Raises ValueError for a mapping Lambda would have refused (an invalid filter pattern).
     """
@@ -898,6 +987,7 @@ def start_pollers(
             retry_cap=retry_cap,
             forget_iterator=forget_iterator,
             resume_after=resume.get(settings.function_logical_id),
+            gate=gate,
         )
         for settings in stream_settings(info)
     ]
