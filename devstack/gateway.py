@@ -151,11 +151,16 @@ class IncomingRequest:
         return split_target(self.target)[1]
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
+
+
+def header_value(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The first value of header `name` (any case), or None."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -276,11 +281,7 @@ class HttpResponse:
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 class InvalidFunctionResponse(ValueError):
@@ -658,30 +659,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
     def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, PROPFIND, ...): BaseHTTPRequestHandler would answer an HTML
-        # 501; API Gateway routes it like any request, so an unrouted one is a JSON 404.
+        # Every method (GET, POST, ..., TRACE, PROPFIND): BaseHTTPRequestHandler looks up
+        # do_<METHOD> and would answer an HTML 501 for one it lacks; API Gateway routes any
+        # method like any request, so an unrouted one is a JSON 404.
         if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
             return self._dispatch
         raise AttributeError(name)
