@@ -15,6 +15,9 @@ CHECKOV_VENV := .tools/checkov
 # dev). It alone picks the stack both `deploy` and `deploy-frontend` work on.
 SAM_ENV ?= default
 PYTEST_ARGS ?=
+# Processes `make test` runs the tests in (pytest-xdist): the servers and browsers they start
+# bind free ports and temporary folders, so two run side by side.
+TEST_WORKERS ?= 2
 PORT ?= 8000
 
 export SAM_CLI_TELEMETRY := 0
@@ -143,7 +146,7 @@ deploy-frontend: $(VENV)/.installed ## Upload frontend/ to the SAM_ENV stack's o
 	$(PY) ops/deploy_frontend.py --config-env $(SAM_ENV)
 
 test: lint typecheck template-check security-scan build-check chromium ## Every check: lint, types, template, IaC scan, sam build, all tests
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean: ## Remove virtualenvs, caches, build output and local state
 	rm -rf $(VENV) .tools .local .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
