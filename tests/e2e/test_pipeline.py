@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import random
 import re
@@ -275,6 +276,49 @@ def test_the_event_and_the_event_list_show_the_same_totals(
     ours = [e for e in listed.json["events"] if e["event_id"] == mixer.event_id]
     assert len(ours) == 1
     assert summary_matches(ours[0]["summary"], expected)
+
+
+def emf_lines(output: str, function: str) -> list[dict[str, Any]]:
+    """The EMF metric lines (Powertools Metrics) in one function's log, as the local stack
+    prints them: `[<LogicalId> <pid>] {json}`."""
+    blobs = []
+    for line in output.splitlines():
+        prefix, _, text = line.partition("] ")
+        if prefix.startswith(f"[{function} ") and text.startswith('{"_aws"'):
+            blobs.append(json.loads(text))
+    return blobs
+
+
+def test_the_function_logs_carry_the_business_metrics_as_emf(
+    local_stack: StackProcess, token: str, mixer: EventLedger
+) -> None:
+    # Given the mixer's payments, replay and void, projected
+    wait_for_totals(local_stack, token, mixer)
+    # Then the ingest function's log has one EMF line per payment: namespace, service, count
+    # and amount in cents, with the payment id beside them
+    ingest = emf_lines(local_stack.output(), "IngestFunction")
+    by_payment: dict[str, list[dict[str, Any]]] = {}
+    for blob in ingest:
+        by_payment.setdefault(str(blob.get("payment_id")), []).append(blob)
+    for payment in mixer.payments:
+        blobs = by_payment[payment.payment_id]
+        created = [b for b in blobs if "PaymentsLogged" in b]
+        assert len(created) == 1, blobs
+        assert _values(created[0], "PaymentsLoggedCents") == [payment.amount_cents]
+        assert created[0]["service"] == "scc-ingest"
+        assert created[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "scc-payments"
+    assert any("PaymentsReplayed" in b for b in by_payment[mixer.payments[1].payment_id])
+    assert any("PaymentsVoided" in b for b in by_payment[mixer.voided[0]])
+    # And the stream functions report theirs: records projected, mails sent
+    projected = emf_lines(local_stack.output(), "ProjectorFunction")
+    assert sum(sum(_values(b, "RecordsProjected")) for b in projected) >= len(mixer.payments) + 1
+    mailed = emf_lines(local_stack.output(), "NotifierFunction")
+    assert sum(sum(_values(b, "MailsSent")) for b in mailed) >= len(mixer.payments) + 1
+
+
+def _values(blob: dict[str, Any], metric: str) -> list[float]:
+    value = blob.get(metric, [])
+    return [float(v) for v in (value if isinstance(value, list) else [value])]
 
 
 def test_every_payment_and_void_is_mailed_exactly_once(
