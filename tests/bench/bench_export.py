@@ -119,7 +119,7 @@ def bench_export(payments: int) -> dict[str, Any]:
         boto3.client("s3", region_name=env.REGION).create_bucket(Bucket=BUCKET)
         _fill(client, payments)
         handler = load_handler(
-            "services.query.handler", env.function_environment("QueryFunction"), dynamodb=client
+            "services.query.handler", env.in_process_environment("QueryFunction"), dynamodb=client
         ).lambda_handler
         started = time.perf_counter()
         response = handler(_event(), cast(Any, _Context()))

@@ -36,8 +36,8 @@ for _name, _value in FAKE_AWS.items():
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 # The handlers run in this process: their logs and EMF metrics would drown the table.
-os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+os.environ.update(QUIET)
 
 # Physical names of the template's resources in the bench's moto.
 PHYSICAL_IDS = {
@@ -102,6 +102,12 @@ def function_environment(logical_id: str) -> dict[str, str]:
         for name, value in resolved.items()
         if value is not NO_VALUE
     }
+
+
+def in_process_environment(logical_id: str) -> dict[str, str]:
+    """The function's variables for a handler module imported into this process (quiet: the
+    template's log level would print every request into the bench's table)."""
+    return {**function_environment(logical_id), **QUIET}
 
 
 def lambda_environment(logical_id: str) -> dict[str, str]:

@@ -63,10 +63,10 @@ class Ours:
         self.plain = env.plain_client(client)
         self.meter = CapacityMeter(client)
         self.ingest = load_handler(
-            "services.ingest.handler", env.function_environment("IngestFunction"), dynamodb=client
+            "services.ingest.handler", env.in_process_environment("IngestFunction"), dynamodb=client
         ).lambda_handler
         self.query = load_handler(
-            "services.query.handler", env.function_environment("QueryFunction"), dynamodb=client
+            "services.query.handler", env.in_process_environment("QueryFunction"), dynamodb=client
         ).lambda_handler
         self.store = ProjectionStore(client, env.PROJECTION)
         self._sequence = 0
@@ -180,7 +180,7 @@ class Ours:
         mails = MailLog()
         handler = load_handler(
             "services.notifier.handler",
-            env.function_environment("NotifierFunction"),
+            env.in_process_environment("NotifierFunction"),
             dynamodb=self.client,
             sender=mails,
         ).lambda_handler
