@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import APIRequestContext, BrowserContext, Page, Playwright
 
+from tests.ci import tool_missing
 from tests.e2e.browser.support import (
     Person,
     api_sign_in,
@@ -26,10 +27,6 @@ from tests.e2e.browser.support import (
     watch_for_script_errors,
 )
 from tests.e2e.stack_process import StackProcess
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,10 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     if chromium_path() is None:
-        message = "Chromium is missing: run `make chromium` (apt-get install chromium)"
-        if _in_ci():
-            pytest.fail(message + " — browser tests must run in CI", pytrace=False)
-        pytest.skip(message)
+        tool_missing("Chromium is missing: run `make chromium` (apt-get install chromium)")
     return {**browser_type_launch_args, **launch_options()}
 
 
