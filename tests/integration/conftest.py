@@ -24,7 +24,6 @@ from devstack import authorizer as jwt_authorizer
 from devstack.cognito import add_person, cognito_rules, provision_cognito
 from devstack.intrinsics import Resolver, ResourceValues
 from devstack.template import create_table, load_template, translate
-from services.people.directory import Directory
 from shared.repository import LedgerTable
 from tests.integration.support import (
     ADMIN_EMAIL,
@@ -279,9 +278,6 @@ def api(
     adapters = Adapters(
         session=_boto_session,
         dynamodb=ddb,
-        directory=Directory(
-            people.cognito, user_pool_id=people.user_pool_id, client_id=people.client_id
-        ),
     )
     handlers = {}
     contexts = {}

@@ -20,7 +20,6 @@ from urllib.parse import quote, urlencode
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from services.people.directory import Directory
 from shared.ids import new_payment_id
 from tests.handlers import load_handler
 
@@ -49,20 +48,16 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 @dataclass(frozen=True)
 class Adapters:
     """The SDK session and DynamoDB client a handler module builds its adapters from at cold
-    start, here the test's (on its moto, with its call accounting), and the people directory."""
+    start, here the test's (on its moto, with its call accounting)."""
 
     session: Any
     dynamodb: Any
-    directory: Directory
 
 
 def load_api_handler(module: str, environment: Mapping[str, str], adapters: Adapters) -> Handler:
     """The `lambda_handler` of the module template.yaml names, imported with the function's
     environment as Lambda would, on the test's clients."""
-    extra = {"directory": adapters.directory} if module == "services.people.handler" else {}
-    loaded = load_handler(
-        module, environment, session=adapters.session, dynamodb=adapters.dynamodb, **extra
-    )
+    loaded = load_handler(module, environment, session=adapters.session, dynamodb=adapters.dynamodb)
     return cast(Handler, loaded.lambda_handler)
 
 

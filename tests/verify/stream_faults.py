@@ -1120,5 +1120,5 @@ NOTIFIER_MODULE = "services.notifier.handler"
 
 def _service(logical_id: str) -> str:
     """A function's POWERTOOLS_SERVICE_NAME, as template.yaml sets it."""
-    resource = load_template(TEMPLATE_PATH)["Resources"][logical_id]
+    resource = _translated()["Resources"][logical_id]
     return str(resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"])
